@@ -1,0 +1,155 @@
+//! Typed configuration: defaults, then an optional `jinguo.toml`, then `JINGUO_*` environment
+//! variables, then command-line flags (the caller passes those as overrides). Secrets are held in
+//! `secrecy` types so they never reach a log line.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The default place for the embedded database, the search index and uploads.
+pub const DEFAULT_DATA_DIR: &str = "data";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_CONFIG_FILE: &str = "jinguo.toml";
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// Address `serve` listens on.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Where the embedded database, the embedded search index and uploads live.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; unset means a SQLite file in `data_dir`.
+    #[serde(default)]
+    pub database_url: Option<SecretString>,
+    /// Largest number of pooled database connections.
+    #[serde(default = "default_db_max_connections")]
+    pub db_max_connections: u32,
+    /// The address people reach the shop at, used in links that leave the site (QR codes on
+    /// packages point at `{public_url}/trace/{code}`).
+    #[serde(default = "default_public_url")]
+    pub public_url: String,
+    /// Meilisearch server; unset means the embedded index.
+    #[serde(default)]
+    pub meili_url: Option<String>,
+    #[serde(default)]
+    pub meili_key: Option<SecretString>,
+    #[serde(default = "default_meili_index")]
+    pub meili_index: String,
+    /// Log filter in `tracing` syntax, e.g. `info` or `jinguo=debug,sqlx=warn`.
+    #[serde(default = "default_log")]
+    pub log: String,
+}
+
+fn default_listen() -> String {
+    DEFAULT_LISTEN.to_owned()
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from(DEFAULT_DATA_DIR)
+}
+fn default_db_max_connections() -> u32 {
+    16
+}
+fn default_public_url() -> String {
+    format!("http://{DEFAULT_LISTEN}")
+}
+fn default_meili_index() -> String {
+    "products".to_owned()
+}
+fn default_log() -> String {
+    "info".to_owned()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+}
+
+impl Settings {
+    /// Loads settings. `file` is the configuration file named on the command line (it must
+    /// exist); without one, `./jinguo.toml` is read if present. `overrides` are command-line
+    /// values, serialized with unset ones skipped.
+    pub fn load(file: Option<&Path>, overrides: impl Serialize) -> Result<Self, ConfigError> {
+        let file = match file {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.into())),
+            Some(path) => path.to_owned(),
+            None => PathBuf::from(DEFAULT_CONFIG_FILE),
+        };
+        Figment::new()
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("JINGUO_").ignore(&["test_postgres_url", "test_meili_url"]))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| ConfigError::Invalid(Box::new(e)))
+    }
+
+    /// Settings with every default, for tests and tools.
+    pub fn defaults() -> Self {
+        Figment::new()
+            .extract()
+            .unwrap_or_else(|_| unreachable!("every field has a default"))
+    }
+
+    /// The database URL to open: the configured one, or a SQLite file in the data directory.
+    pub fn database_url(&self) -> SecretString {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => {
+                let path = self.data_dir.join("jinguo.db");
+                SecretString::from(format!("sqlite://{}", path.display()))
+            }
+        }
+    }
+
+    pub fn search_index_dir(&self) -> PathBuf {
+        self.data_dir.join("search")
+    }
+}
+
+/// The URL with any password replaced by `***`, fit for logs and error messages.
+pub fn redact_url(url: &SecretString) -> String {
+    let raw = url.expose_secret();
+    match url::Url::parse(raw) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            // Setting a password only fails for URLs that cannot have one, which has one.
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(_) => raw.to_owned(),
+        Err(_) => "(unparseable database URL)".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        let url = SecretString::from("postgres://shop:hunter2@db:5432/jinguo");
+        assert_eq!(redact_url(&url), "postgres://shop:***@db:5432/jinguo");
+        let url = SecretString::from("sqlite://data/jinguo.db");
+        assert_eq!(redact_url(&url), "sqlite://data/jinguo.db");
+    }
+
+    #[test]
+    fn defaults_put_sqlite_in_the_data_dir() {
+        let settings = Settings::defaults();
+        assert_eq!(settings.listen, "127.0.0.1:8080");
+        assert_eq!(
+            settings.database_url().expose_secret(),
+            "sqlite://data/jinguo.db"
+        );
+    }
+
+    #[test]
+    fn a_named_config_file_must_exist() {
+        let err = Settings::load(Some(Path::new("/nonexistent/jinguo.toml")), ());
+        assert!(matches!(err, Err(ConfigError::MissingFile(_))));
+    }
+}

@@ -1,0 +1,201 @@
+//! The database: one sqlx `Any` pool over SQLite (the embedded default) or PostgreSQL, with the
+//! migrations for whichever it is applied at start-up. Queries are written once, with `$1`
+//! placeholders, and run on both; where the dialects truly differ the difference lives here,
+//! chosen by [`Backend`].
+
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Row};
+use std::path::Path;
+use std::time::Duration;
+
+use crate::config::redact_url;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/postgres");
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+
+    /// What to append to a `SELECT … FOR UPDATE` that claims work, so that several processes
+    /// each take different rows. SQLite has one writer at a time and needs nothing.
+    pub fn claim_suffix(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database URL {0} is neither sqlite:// nor postgres://")]
+    UnsupportedUrl(String),
+    #[error("cannot open database {url}: {source}")]
+    Open {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot create the directory for database {url}: {source}")]
+    CreateDir {
+        url: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot migrate database {url}: {source}")]
+    Migrate {
+        url: String,
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+}
+
+/// The pool and which database is behind it. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+    url: String,
+}
+
+impl Db {
+    /// Opens the database at `url` (creating a SQLite file and its directory if missing).
+    pub async fn connect(url: &SecretString, max_connections: u32) -> Result<Db, DbError> {
+        sqlx::any::install_default_drivers();
+        let redacted = redact_url(url);
+        let raw = url.expose_secret();
+        let (backend, connect_url) = if let Some(path) = sqlite_path(raw) {
+            if let Some(dir) = Path::new(path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir).map_err(|source| DbError::CreateDir {
+                    url: redacted.clone(),
+                    source,
+                })?;
+            }
+            let with_mode = if raw.contains("mode=") {
+                raw.to_owned()
+            } else if raw.contains('?') {
+                format!("{raw}&mode=rwc")
+            } else {
+                format!("{raw}?mode=rwc")
+            };
+            (Backend::Sqlite, with_mode)
+        } else if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            (Backend::Postgres, raw.to_owned())
+        } else {
+            return Err(DbError::UnsupportedUrl(redacted));
+        };
+
+        let mut options = AnyPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(10));
+        if backend == Backend::Sqlite {
+            options = options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    // WAL lets readers proceed while one writer writes; NORMAL sync is safe
+                    // with WAL. The busy timeout (5 s) and foreign keys are sqlx's defaults.
+                    sqlx::query("PRAGMA journal_mode = WAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA synchronous = NORMAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA foreign_keys = ON")
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options
+            .connect(&connect_url)
+            .await
+            .map_err(|source| DbError::Open {
+                url: redacted.clone(),
+                source,
+            })?;
+        Ok(Db {
+            pool,
+            backend,
+            url: redacted,
+        })
+    }
+
+    /// Applies the migrations for this backend that have not run yet.
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|source| DbError::Migrate {
+                url: self.url.clone(),
+                source,
+            })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The URL this pool was opened with, password redacted.
+    pub fn redacted_url(&self) -> &str {
+        &self.url
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    Some(rest.split('?').next().unwrap_or(rest))
+}
+
+/// Reads a yes/no column. PostgreSQL stores these as `boolean`; SQLite as 0/1 integers, which
+/// sqlx's `Any` driver hands over as integers. Bind `bool` when writing; both accept it.
+pub fn flag(row: &AnyRow, column: &str) -> Result<bool, sqlx::Error> {
+    match row.try_get::<bool, _>(column) {
+        Ok(value) => Ok(value),
+        Err(_) => Ok(row.try_get::<i64, _>(column)? != 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_sqlite_paths() {
+        assert_eq!(
+            sqlite_path("sqlite://data/jinguo.db"),
+            Some("data/jinguo.db")
+        );
+        assert_eq!(sqlite_path("sqlite:/tmp/x.db?mode=rwc"), Some("/tmp/x.db"));
+        assert_eq!(sqlite_path("postgres://localhost/x"), None);
+    }
+}
