@@ -108,14 +108,14 @@ create table batches (
     unique (product_id, batch_no)
 );
 
--- A product whose search document changed; written in the same transaction as the change.
+-- A product whose search document changed, written in the same transaction as the change and
+-- deleted once the search backend has the new document.
 create table search_outbox (
     id integer primary key,
     product_id integer not null,
     created_at integer not null,
     attempts integer not null default 0,
     next_attempt_at integer not null default 0,
-    last_error text,
-    done_at integer
+    last_error text
 );
-create index search_outbox_pending on search_outbox (done_at, next_attempt_at);
+create index search_outbox_due on search_outbox (next_attempt_at);

@@ -199,3 +199,117 @@ mod tests {
         assert_eq!(sqlite_path("postgres://localhost/x"), None);
     }
 }
+
+/// A value bound to a `$n` placeholder by [`SqlBuf`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Param {
+    Int(i64),
+    Text(String),
+    Bool(bool),
+}
+
+impl From<i64> for Param {
+    fn from(v: i64) -> Self {
+        Param::Int(v)
+    }
+}
+impl From<&str> for Param {
+    fn from(v: &str) -> Self {
+        Param::Text(v.to_owned())
+    }
+}
+impl From<String> for Param {
+    fn from(v: String) -> Self {
+        Param::Text(v)
+    }
+}
+impl From<bool> for Param {
+    fn from(v: bool) -> Self {
+        Param::Bool(v)
+    }
+}
+
+/// Builds a statement whose shape depends on input (optional filters, `in (…)` lists) with
+/// `$n` placeholders, which both backends understand; sqlx's own `QueryBuilder` writes `?` for
+/// the `Any` driver, which PostgreSQL does not. Only SQL text written in this codebase goes
+/// through [`SqlBuf::push`]; every value goes through [`SqlBuf::bind`].
+#[derive(Clone, Debug, Default)]
+pub struct SqlBuf {
+    sql: String,
+    params: Vec<Param>,
+}
+
+impl SqlBuf {
+    pub fn new(sql: &'static str) -> Self {
+        SqlBuf {
+            sql: sql.to_owned(),
+            params: Vec::new(),
+        }
+    }
+
+    /// Appends SQL text written in this codebase.
+    pub fn push(&mut self, sql: &'static str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Appends a placeholder for `value`.
+    pub fn bind(&mut self, value: impl Into<Param>) -> &mut Self {
+        self.params.push(value.into());
+        self.sql.push('$');
+        self.sql.push_str(&self.params.len().to_string());
+        self
+    }
+
+    /// Appends `($a, $b, …)` for the values; an empty list becomes `(null)`, which matches nothing.
+    pub fn bind_list<T: Into<Param>>(&mut self, values: impl IntoIterator<Item = T>) -> &mut Self {
+        self.sql.push('(');
+        let mut first = true;
+        for value in values {
+            if !first {
+                self.sql.push_str(", ");
+            }
+            first = false;
+            self.bind(value);
+        }
+        if first {
+            self.sql.push_str("null");
+        }
+        self.sql.push(')');
+        self
+    }
+
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// The statement with its values bound, ready to run.
+    pub fn query(&self) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(self.sql.clone()));
+        for param in &self.params {
+            query = match param {
+                Param::Int(v) => query.bind(*v),
+                Param::Text(v) => query.bind(v.clone()),
+                Param::Bool(v) => query.bind(*v),
+            };
+        }
+        query
+    }
+
+    /// Like [`SqlBuf::query`], decoding the single column of each row as `O`.
+    pub fn query_scalar<O>(&self) -> sqlx::query::QueryScalar<'static, sqlx::Any, O, sqlx::any::AnyArguments>
+    where
+        O: Send + Unpin,
+        (O,): for<'r> sqlx::FromRow<'r, AnyRow>,
+    {
+        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(self.sql.clone()));
+        for param in &self.params {
+            query = match param {
+                Param::Int(v) => query.bind(*v),
+                Param::Text(v) => query.bind(v.clone()),
+                Param::Bool(v) => query.bind(*v),
+            };
+        }
+        query
+    }
+}

@@ -1,0 +1,286 @@
+//! The catalog's operations as the storefront calls them: each opens what it needs from the pool,
+//! runs its queries (one transaction for a write) and returns typed results or a
+//! [`CatalogError`].
+
+use jinguo_common::clock::Millis;
+use jinguo_common::money::Fen;
+use jinguo_common::region::{District, regions};
+use jinguo_common::{Clock, Db};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+use crate::batch::{self, Trace};
+use crate::category::{self, Category};
+use crate::image::{self, ImageId, Size};
+use crate::listing::{self, Browse, ListingQuery, Page, Sort};
+use crate::outbox::{self, OutboxError};
+use crate::producer::{self, Producer, ProducerId};
+use crate::product::{self, ProductDetail, ProductId, ProductStatus, ProductSummary, SkuId};
+use crate::search::{self, ProductSearch, Progress, date_number};
+use crate::CatalogError;
+
+/// Rows the search worker sends in one batch.
+const OUTBOX_BATCH: i64 = 200;
+
+#[derive(Clone)]
+pub struct Catalog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    clock: Clock,
+    search: Arc<dyn ProductSearch>,
+    /// Woken after each write in this process, so its search documents go out at once.
+    changed: Notify,
+}
+
+impl Catalog {
+    pub fn new(db: Db, clock: Clock, search: Arc<dyn ProductSearch>) -> Self {
+        Catalog {
+            inner: Arc::new(Inner {
+                db,
+                clock,
+                search,
+                changed: Notify::new(),
+            }),
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    pub fn search_backend(&self) -> &dyn ProductSearch {
+        self.inner.search.as_ref()
+    }
+
+    fn now(&self) -> Millis {
+        self.inner.clock.now_ms()
+    }
+
+    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, sqlx::Error> {
+        self.inner.db.pool().acquire().await
+    }
+
+    // ---- reading -------------------------------------------------------------------------
+
+    pub async fn categories(&self) -> Result<Vec<Category>, CatalogError> {
+        Ok(category::all(&mut *self.conn().await?).await?)
+    }
+
+    /// The districts and counties the shop sells from, with their number of products.
+    pub async fn districts(&self) -> Result<Vec<(District, i64)>, CatalogError> {
+        let counts = producer::district_counts(&mut *self.conn().await?).await?;
+        Ok(counts
+            .into_iter()
+            .filter_map(|(code, n)| regions().district(&code).map(|d| (d.clone(), n)))
+            .collect())
+    }
+
+    /// Products for the front page: the shop's own order, in stock.
+    pub async fn featured(&self, limit: u32) -> Result<Vec<ProductSummary>, CatalogError> {
+        let query = ListingQuery {
+            sort: Some(Sort::Recommended),
+            page: 1,
+            per_page: limit,
+            ..ListingQuery::default()
+        };
+        let today = self.inner.clock.today_in_china();
+        Ok(listing::list(&mut *self.conn().await?, &query, today).await?.items)
+    }
+
+    /// A page of products: from the tables without search text, from the search backend with.
+    pub async fn browse(&self, query: &ListingQuery) -> Result<Browse, CatalogError> {
+        let today = self.inner.clock.today_in_china();
+        if query.q.is_none() {
+            let page = listing::list(&mut *self.conn().await?, query, today).await?;
+            return Ok(Browse {
+                page,
+                facets: None,
+                highlights: Default::default(),
+            });
+        }
+        let hits = self.inner.search.search(query, date_number(today)).await?;
+        let items = listing::summaries_by_ids(&mut *self.conn().await?, &hits.ids).await?;
+        Ok(Browse {
+            page: Page {
+                items,
+                total: hits.total,
+                page: query.page(),
+                per_page: query.per_page(),
+            },
+            facets: Some(hits.facets),
+            highlights: hits.highlights,
+        })
+    }
+
+    pub async fn product(&self, slug: &str) -> Result<ProductDetail, CatalogError> {
+        let mut conn = self.conn().await?;
+        let found = product::by_slug(&mut conn, slug).await?;
+        let product = found
+            .filter(|p| p.status == ProductStatus::Published)
+            .ok_or_else(|| CatalogError::not_found("product", slug))?;
+        let producer = producer::by_id(&mut conn, product.producer_id)
+            .await?
+            .ok_or_else(|| CatalogError::not_found("producer", product.producer_id.to_string()))?;
+        let category = category::by_id(&mut conn, product.category_id)
+            .await?
+            .ok_or_else(|| CatalogError::not_found("category", product.category_id.to_string()))?;
+        let skus = product::skus_of(&mut conn, product.id).await?;
+        let images = product::images_of(&mut conn, product.id).await?;
+        let batches = batch::of_product(&mut conn, product.id).await?;
+        Ok(ProductDetail {
+            product,
+            producer,
+            category,
+            skus,
+            images,
+            batches,
+        })
+    }
+
+    /// A producer and its published products.
+    pub async fn producer(&self, slug: &str) -> Result<(Producer, Vec<ProductSummary>), CatalogError> {
+        let mut conn = self.conn().await?;
+        let producer = producer::by_slug(&mut conn, slug)
+            .await?
+            .ok_or_else(|| CatalogError::not_found("producer", slug))?;
+        let products = listing::of_producer(&mut conn, producer.id).await?;
+        Ok((producer, products))
+    }
+
+    pub async fn producers(&self) -> Result<Vec<Producer>, CatalogError> {
+        Ok(producer::all(&mut *self.conn().await?).await?)
+    }
+
+    pub async fn trace(&self, code: &str) -> Result<Trace, CatalogError> {
+        batch::trace(&mut *self.conn().await?, code)
+            .await?
+            .filter(|t| t.product.status == ProductStatus::Published)
+            .ok_or_else(|| CatalogError::not_found("provenance code", code))
+    }
+
+    pub async fn image(&self, id: ImageId, size: Size) -> Result<(String, Vec<u8>), CatalogError> {
+        image::variant(&mut *self.conn().await?, id, size)
+            .await?
+            .ok_or_else(|| CatalogError::not_found("image", id.to_string()))
+    }
+
+    // ---- writing -------------------------------------------------------------------------
+
+    pub async fn set_price(&self, sku: SkuId, price: Fen) -> Result<(), CatalogError> {
+        let mut tx = self.inner.db.pool().begin().await?;
+        product::set_price(&mut tx, sku, price, self.now()).await?;
+        tx.commit().await?;
+        self.inner.changed.notify_one();
+        Ok(())
+    }
+
+    pub async fn set_stock(&self, sku: SkuId, stock: i64) -> Result<(), CatalogError> {
+        let mut tx = self.inner.db.pool().begin().await?;
+        product::set_stock(&mut tx, sku, stock, self.now()).await?;
+        tx.commit().await?;
+        self.inner.changed.notify_one();
+        Ok(())
+    }
+
+    pub async fn set_status(&self, product: ProductId, status: ProductStatus) -> Result<(), CatalogError> {
+        let mut tx = self.inner.db.pool().begin().await?;
+        product::set_status(&mut tx, product, status, self.now()).await?;
+        tx.commit().await?;
+        self.inner.changed.notify_one();
+        Ok(())
+    }
+
+    /// Records staff's verification of a producer; its products' documents follow.
+    pub async fn set_verification(
+        &self,
+        producer: ProducerId,
+        verified: bool,
+        certificate: Option<(&str, &str)>,
+    ) -> Result<(), CatalogError> {
+        let now = self.now();
+        let mut tx = self.inner.db.pool().begin().await?;
+        producer::set_verification(&mut tx, producer, verified, certificate, now).await?;
+        let products = product::ids_of_producer(&mut tx, producer).await?;
+        outbox::enqueue(&mut tx, &products, now).await?;
+        tx.commit().await?;
+        self.inner.changed.notify_one();
+        Ok(())
+    }
+
+    /// Wakes the search worker after writes made outside these methods (the demo seed).
+    pub fn notify_changed(&self) {
+        self.inner.changed.notify_one();
+    }
+
+    // ---- keeping search in step ----------------------------------------------------------
+
+    /// Sends every due outbox row now; returns how many were sent.
+    pub async fn sync_search(&self) -> Result<usize, OutboxError> {
+        let mut sent = 0;
+        loop {
+            let n = outbox::process_batch(&self.inner.db, self.search_backend(), OUTBOX_BATCH, self.now())
+                .await?;
+            if n == 0 {
+                return Ok(sent);
+            }
+            sent += n;
+        }
+    }
+
+    /// Rebuilds the whole index from the tables. Returns the number of documents.
+    pub async fn reindex(&self, progress: Progress) -> Result<u64, CatalogError> {
+        let docs = search::all_documents(&mut *self.conn().await?).await?;
+        let n = docs.len() as u64;
+        self.inner.search.rebuild(docs, progress).await?;
+        Ok(n)
+    }
+
+    /// Rebuilds the index when it was just created or disagrees with the tables on how many
+    /// products are published. Returns whether it rebuilt.
+    pub async fn ensure_search_index(&self, created: bool) -> Result<bool, CatalogError> {
+        let published = search::published_count(&mut *self.conn().await?).await?;
+        let indexed = self.inner.search.count().await?;
+        if created || published != indexed {
+            tracing::info!(published, indexed, "rebuilding the search index from the database");
+            self.reindex(search::no_progress()).await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Sends outbox rows as they appear until `shutdown` completes. Failures are logged and
+    /// retried with backoff; nothing is lost, since rows leave the outbox only when sent.
+    pub async fn run_search_worker(&self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut pause = Duration::from_millis(500);
+        loop {
+            let result = outbox::process_batch(&self.inner.db, self.search_backend(), OUTBOX_BATCH, self.now())
+                .await;
+            let wait = match result {
+                Ok(n) if n > 0 => {
+                    pause = Duration::from_millis(500);
+                    continue;
+                }
+                Ok(_) => pause,
+                Err(error) => {
+                    tracing::warn!(%error, "search outbox: sending failed; will retry");
+                    pause = (pause * 2).min(Duration::from_secs(30));
+                    pause
+                }
+            };
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = self.inner.changed.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}
