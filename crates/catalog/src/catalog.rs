@@ -23,6 +23,15 @@ use crate::CatalogError;
 /// Rows the search worker sends in one batch.
 const OUTBOX_BATCH: i64 = 200;
 
+/// Counts for the front page. `women_employed` is what producers declared.
+#[derive(Debug, Clone, Copy, serde::Serialize, PartialEq, Eq)]
+pub struct Stats {
+    pub producers: i64,
+    pub products: i64,
+    pub districts: i64,
+    pub women_employed: i64,
+}
+
 #[derive(Clone)]
 pub struct Catalog {
     inner: Arc<Inner>,
@@ -72,6 +81,29 @@ impl Catalog {
 
     pub async fn categories(&self) -> Result<Vec<Category>, CatalogError> {
         Ok(category::all(&mut *self.conn().await?).await?)
+    }
+
+    pub async fn categories_with_counts(&self) -> Result<Vec<(Category, i64)>, CatalogError> {
+        Ok(category::with_counts(&mut *self.conn().await?).await?)
+    }
+
+    /// Figures for the front page, counted from the tables.
+    pub async fn stats(&self) -> Result<Stats, CatalogError> {
+        let row = sqlx::query(
+            "select (select count(*) from producers) as producers,
+                    (select count(*) from products where status = 'published') as products,
+                    (select count(distinct district_code) from producers) as districts,
+                    (select cast(coalesce(sum(women_employed), 0) as bigint) from producers) as women",
+        )
+        .fetch_one(self.inner.db.pool())
+        .await?;
+        use sqlx::Row;
+        Ok(Stats {
+            producers: row.try_get("producers")?,
+            products: row.try_get("products")?,
+            districts: row.try_get("districts")?,
+            women_employed: row.try_get("women")?,
+        })
     }
 
     /// The districts and counties the shop sells from, with their number of products.
@@ -153,6 +185,27 @@ impl Catalog {
             .ok_or_else(|| CatalogError::not_found("producer", slug))?;
         let products = listing::of_producer(&mut conn, producer.id).await?;
         Ok((producer, products))
+    }
+
+    /// A producer's published products, in the shop's order.
+    pub async fn products_of(&self, producer: ProducerId) -> Result<Vec<ProductSummary>, CatalogError> {
+        Ok(listing::of_producer(&mut *self.conn().await?, producer).await?)
+    }
+
+    /// Published products per producer.
+    pub async fn product_counts_by_producer(
+        &self,
+    ) -> Result<std::collections::HashMap<ProducerId, i64>, CatalogError> {
+        use sqlx::Row;
+        let rows = sqlx::query(
+            "select producer_id, count(*) as n from products where status = 'published' group by producer_id",
+        )
+        .fetch_all(self.inner.db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((ProducerId(r.try_get("producer_id")?), r.try_get("n")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
     }
 
     pub async fn producers(&self) -> Result<Vec<Producer>, CatalogError> {

@@ -61,6 +61,21 @@ pub async fn by_id(conn: &mut AnyConnection, id: CategoryId) -> Result<Option<Ca
     row.as_ref().map(from_row).transpose()
 }
 
+/// Every category with its number of published products.
+pub async fn with_counts(conn: &mut AnyConnection) -> Result<Vec<(Category, i64)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "select c.id, c.slug, c.name, c.name_en, c.position, count(p.id) as products
+         from categories c left join products p on p.category_id = c.id and p.status = 'published'
+         group by c.id, c.slug, c.name, c.name_en, c.position
+         order by c.position, c.id",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((from_row(r)?, r.try_get("products")?)))
+        .collect()
+}
+
 /// Inserts the category unless one with its slug exists; returns its id either way.
 pub async fn insert_if_missing(
     conn: &mut AnyConnection,

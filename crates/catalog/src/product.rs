@@ -103,7 +103,10 @@ pub struct ProductSummary {
     pub title: String,
     pub title_en: String,
     pub category_slug: String,
+    /// Lowest SKU price.
     pub price: Fen,
+    /// Highest SKU price.
+    pub price_max: Fen,
     pub stock: i64,
     pub image_id: Option<ImageId>,
     pub producer: ProducerRef,
@@ -274,7 +277,7 @@ pub(crate) fn sku_from_row(row: &AnyRow) -> Result<Sku, sqlx::Error> {
 /// The columns of a [`ProductSummary`], over `products p`, `producers pr`, `categories c` and the
 /// per-product SKU aggregate `s` (see [`SUMMARY_FROM`]).
 pub(crate) const SUMMARY_COLUMNS: &str = "p.id, p.slug, p.title, p.title_en, p.sales, p.created_at, \
-    c.slug as category_slug, s.price_fen, s.stock, \
+    c.slug as category_slug, s.price_fen, s.max_price_fen, s.stock, \
     (select pi.image_id from product_images pi where pi.product_id = p.id \
      order by pi.position, pi.image_id limit 1) as image_id, \
     pr.slug as producer_slug, pr.name as producer_name, pr.name_en as producer_name_en, \
@@ -283,7 +286,8 @@ pub(crate) const SUMMARY_COLUMNS: &str = "p.id, p.slug, p.title, p.title_en, p.s
 pub(crate) const SUMMARY_FROM: &str = " from products p \
     join producers pr on pr.id = p.producer_id \
     join categories c on c.id = p.category_id \
-    join (select product_id, min(price_fen) as price_fen, cast(sum(stock) as bigint) as stock \
+    join (select product_id, min(price_fen) as price_fen, max(price_fen) as max_price_fen, \
+          cast(sum(stock) as bigint) as stock \
           from skus group by product_id) s on s.product_id = p.id";
 
 pub(crate) fn summary_from_row(row: &AnyRow) -> Result<ProductSummary, sqlx::Error> {
@@ -294,6 +298,7 @@ pub(crate) fn summary_from_row(row: &AnyRow) -> Result<ProductSummary, sqlx::Err
         title_en: row.try_get("title_en")?,
         category_slug: row.try_get("category_slug")?,
         price: Fen(row.try_get("price_fen")?),
+        price_max: Fen(row.try_get("max_price_fen")?),
         stock: row.try_get("stock")?,
         image_id: row.try_get::<Option<i64>, _>("image_id")?.map(ImageId),
         producer: ProducerRef {

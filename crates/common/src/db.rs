@@ -43,19 +43,19 @@ impl Backend {
 pub enum DbError {
     #[error("database URL {0} is neither sqlite:// nor postgres://")]
     UnsupportedUrl(String),
-    #[error("cannot open database {url}: {source}")]
+    #[error("cannot open database {url}")]
     Open {
         url: String,
         #[source]
         source: sqlx::Error,
     },
-    #[error("cannot create the directory for database {url}: {source}")]
+    #[error("cannot create the directory for database {url}")]
     CreateDir {
         url: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot migrate database {url}: {source}")]
+    #[error("cannot migrate database {url}")]
     Migrate {
         url: String,
         #[source]

@@ -1,1 +1,16 @@
+//! The storefront: the axum app (HTML pages and the JSON API under `/api/v1`), the background
+//! workers, and the `jinguo` command line. It knows nothing of SQL; each handler is a few lines
+//! that call the domain crates and render what they return.
 
+pub mod api;
+pub mod app;
+mod assets;
+pub mod cli;
+mod error;
+mod i18n;
+mod pages;
+mod query;
+mod views;
+
+pub use app::{App, AppState, router, serve};
+pub use error::AppError;

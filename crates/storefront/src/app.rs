@@ -1,0 +1,175 @@
+//! The application: its state, its router and serving it. `main` builds an [`App`] from
+//! settings; tests build one over a test database and drive [`router`] directly or bind port 0.
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use http::{HeaderValue, header};
+use jinguo_catalog::Catalog;
+use jinguo_catalog::demo::{self, SeedOptions, SeedReport};
+use jinguo_catalog::search::embedded::EmbeddedSearch;
+use jinguo_common::config::Settings;
+use jinguo_common::{Clock, Db};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::i18n::{I18n, Lang};
+use crate::{api, assets, pages};
+
+/// Largest request body accepted anywhere (uploads will get their own, larger limit).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Everything a handler needs. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub settings: Settings,
+    pub catalog: Catalog,
+    pub i18n: I18n,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(settings: Settings, catalog: Catalog) -> anyhow::Result<AppState> {
+        Ok(AppState(Arc::new(Inner {
+            settings,
+            catalog,
+            i18n: I18n::load()?,
+        })))
+    }
+
+    pub fn today(&self) -> time::Date {
+        self.catalog.clock().today_in_china()
+    }
+}
+
+/// A ready application: database migrated, search index open and in step.
+pub struct App {
+    pub state: AppState,
+}
+
+impl App {
+    /// Opens and migrates the database and opens the search index, rebuilding it from the
+    /// database when it is missing or out of step.
+    pub async fn build(settings: Settings, clock: Clock) -> anyhow::Result<App> {
+        let db = Db::connect(&settings.database_url(), settings.db_max_connections).await?;
+        db.migrate().await?;
+        let index_dir = settings.search_index_dir();
+        let (search, created) = EmbeddedSearch::open(&index_dir)
+            .with_context(|| format!("cannot open the search index in {}", index_dir.display()))?;
+        let catalog = Catalog::new(db, clock, Arc::new(search));
+        catalog
+            .ensure_search_index(created)
+            .await
+            .context("cannot build the search index")?;
+        Ok(App {
+            state: AppState::new(settings, catalog)?,
+        })
+    }
+
+    /// Adds the demo catalog if the shop has no products yet; returns what was added.
+    pub async fn seed_demo_if_empty(&self, progress: demo::Progress<'_>) -> anyhow::Result<Option<SeedReport>> {
+        if self.state.catalog.stats().await?.products > 0 {
+            return Ok(None);
+        }
+        let report = demo::seed(&self.state.catalog, SeedOptions::default(), progress).await?;
+        self.state.catalog.sync_search().await?;
+        Ok(Some(report))
+    }
+}
+
+/// The whole site: pages, API, static files and images, with the layers every response passes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(pages::router())
+        .merge(assets::router())
+        .nest("/api/v1", api::router())
+        .route("/healthz", axum::routing::get(api::health::healthz))
+        .fallback(pages::not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), render_errors))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; \
+                 frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+            ),
+        ))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(CompressionLayer::new())
+        .layer(TimeoutLayer::with_status_code(
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(CatchPanicLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Turns an [`AppError`](crate::AppError) response into a page or a JSON body in the
+/// requester's language.
+async fn render_errors(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let lang = Lang::from_parts(&parts);
+    let path = parts.uri.path().to_owned();
+    let response = next.run(Request::from_parts(parts, body)).await;
+    match response.extensions().get::<crate::error::ErrorReport>().cloned() {
+        Some(report) if path.starts_with("/api/") || path == "/healthz" => {
+            api::error_response(&state, lang, &report)
+        }
+        Some(report) => pages::error_page(&state, lang, &path, &report),
+        None => response,
+    }
+}
+
+/// Serves until `shutdown` completes, with the search worker running alongside.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let catalog = state.catalog.clone();
+    let mut worker_stop = stop_rx.clone();
+    let worker = tokio::spawn(async move {
+        catalog
+            .run_search_worker(async move {
+                let _ = worker_stop.wait_for(|stop| *stop).await;
+            })
+            .await;
+    });
+    let app = router(state);
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        })
+        .await;
+    let _ = worker.await;
+    result
+}

@@ -1,0 +1,240 @@
+//! The `jinguo` command line: `serve`, `migrate`, `seed --demo`, `reindex`. Settings come from
+//! defaults, then `jinguo.toml`, then `JINGUO_*` variables, then these flags.
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use jinguo_catalog::demo::{self, SeedOptions};
+use jinguo_common::Clock;
+use jinguo_common::config::Settings;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::app::App;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "jinguo",
+    version,
+    about = "巾帼集市 Jinguo Market: goods from the women's workshops, bases, cooperatives and households of Chongqing",
+    long_about = None
+)]
+pub struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Settings every command reads. Each can also be set in `jinguo.toml` under the same name
+/// with underscores (`database_url = "…"`).
+#[derive(Args, Debug, Serialize, Default)]
+struct GlobalArgs {
+    /// Configuration file (TOML); without it, ./jinguo.toml is read when present
+    #[arg(long, global = true, env = "JINGUO_CONFIG", value_name = "FILE")]
+    #[serde(skip)]
+    config: Option<PathBuf>,
+    /// Database: sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DB [default: a SQLite file
+    /// in the data directory]
+    #[arg(long, global = true, env = "JINGUO_DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database_url: Option<String>,
+    /// Largest number of pooled database connections [default: 16]
+    #[arg(long, global = true, env = "JINGUO_DB_MAX_CONNECTIONS", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    db_max_connections: Option<u32>,
+    /// Directory for the embedded database and the embedded search index [default: data]
+    #[arg(long, global = true, env = "JINGUO_DATA_DIR", value_name = "DIR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_dir: Option<PathBuf>,
+    /// Log filter, e.g. info or jinguo=debug,sqlx=warn [default: info]
+    #[arg(long, global = true, env = "JINGUO_LOG", value_name = "FILTER")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Migrate the database, then serve the shop
+    Serve(ServeArgs),
+    /// Apply the database migrations and exit
+    Migrate,
+    /// Add data to the shop
+    Seed(SeedArgs),
+    /// Rebuild the search index from the database
+    Reindex,
+}
+
+#[derive(Args, Debug, Serialize, Default)]
+struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "JINGUO_LISTEN", value_name = "ADDR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    listen: Option<String>,
+    /// The address people reach the shop at, for links that leave the site (QR codes on
+    /// packages) [default: http://127.0.0.1:8080]
+    #[arg(long, env = "JINGUO_PUBLIC_URL", value_name = "URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public_url: Option<String>,
+    /// Seed the demo catalog first if the shop has no products
+    #[arg(long, env = "JINGUO_DEMO")]
+    #[serde(skip)]
+    demo: bool,
+}
+
+#[derive(Args, Debug)]
+struct SeedArgs {
+    /// The demo catalog: producers, products, batches and pictures (idempotent)
+    #[arg(long, required = true)]
+    demo: bool,
+}
+
+#[derive(Serialize)]
+struct Overrides<'a> {
+    #[serde(flatten)]
+    global: &'a GlobalArgs,
+    #[serde(flatten)]
+    serve: Option<&'a ServeArgs>,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let serve_args = match &cli.command {
+        Command::Serve(args) => Some(args),
+        _ => None,
+    };
+    let overrides = Overrides { global: &cli.global, serve: serve_args };
+    let settings = match Settings::load(cli.global.config.as_deref(), &overrides) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("jinguo: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&settings.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("jinguo: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("jinguo: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Migrate => {
+            let db = jinguo_common::Db::connect(&settings.database_url(), 1).await?;
+            db.migrate().await?;
+            println!("migrated {} ({})", db.redacted_url(), db.backend().name());
+            Ok(())
+        }
+        Command::Seed(_) => {
+            let app = App::build(settings, Clock::system()).await?;
+            let bar = progress_bar("drawing pictures");
+            let report = demo::seed(&app.state.catalog, SeedOptions::default(), &|done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            })
+            .await?;
+            bar.finish_and_clear();
+            app.state.catalog.sync_search().await?;
+            println!(
+                "demo catalog: added {} producers, {} products, {} batches, {} pictures",
+                report.producers, report.products, report.batches, report.pictures
+            );
+            Ok(())
+        }
+        Command::Reindex => {
+            let app = App::build(settings, Clock::system()).await?;
+            let bar = Arc::new(progress_bar("indexing products"));
+            let tick = bar.clone();
+            let n = app
+                .state
+                .catalog
+                .reindex(Arc::new(move |done, total| {
+                    tick.set_length(total);
+                    tick.set_position(done);
+                }))
+                .await?;
+            bar.finish_and_clear();
+            println!("reindexed {n} products into the {} search index", app.state.catalog.search_backend().name());
+            Ok(())
+        }
+        Command::Serve(args) => serve(settings, args.demo).await,
+    }
+}
+
+fn progress_bar(message: &'static str) -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(message);
+    bar
+}
+
+async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
+    let listen = settings.listen.clone();
+    let app = App::build(settings, Clock::system()).await?;
+    if demo {
+        let bar = progress_bar("demo catalog: drawing pictures");
+        if let Some(report) = app
+            .seed_demo_if_empty(&|done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            })
+            .await?
+        {
+            bar.finish_and_clear();
+            tracing::info!(products = report.products, producers = report.producers, "seeded the demo catalog");
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, backend = app.state.catalog.db().backend().name(), "serving");
+    println!("jinguo: serving on http://{addr}");
+    crate::app::serve(listener, app.state, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

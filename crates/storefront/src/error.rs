@@ -1,0 +1,115 @@
+//! One error type for handlers. It carries what to tell the person (a locale key with values),
+//! not text: a middleware renders it in their language, as an HTML page or, under `/api/`, as
+//! `{"error": {"code", "message"}}`. Internal causes are logged once, here, and never shown.
+
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use jinguo_catalog::CatalogError;
+
+/// Something to tell a person: a key in the locale files and the values for its `{name}`s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Msg {
+    pub key: &'static str,
+    pub args: Vec<(&'static str, String)>,
+}
+
+impl Msg {
+    pub fn new(key: &'static str) -> Msg {
+        Msg { key, args: Vec::new() }
+    }
+
+    pub fn with(mut self, name: &'static str, value: impl ToString) -> Msg {
+        self.args.push((name, value.to_string()));
+        self
+    }
+
+    /// The machine-readable code: the last part of the key (`errors.unknown_sort` →
+    /// `unknown_sort`).
+    pub fn code(&self) -> &'static str {
+        self.key.rsplit('.').next().unwrap_or(self.key)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("bad request: {0:?}")]
+    BadRequest(Msg),
+    #[error("not found")]
+    NotFound,
+    #[error("unavailable: {0:?}")]
+    Unavailable(Msg),
+    #[error("internal error: {0:#}")]
+    Internal(anyhow::Error),
+}
+
+impl AppError {
+    pub fn bad(key: &'static str) -> AppError {
+        AppError::BadRequest(Msg::new(key))
+    }
+
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// What the error-rendering middleware needs, carried in the response's extensions.
+#[derive(Debug, Clone)]
+pub struct ErrorReport {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub msg: Msg,
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status_code();
+        let (code, msg) = match self {
+            AppError::BadRequest(msg) => (msg.code(), msg),
+            AppError::NotFound => ("not_found", Msg::new("errors.not_found_message")),
+            AppError::Unavailable(msg) => (msg.code(), msg),
+            AppError::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "request failed");
+                ("internal", Msg::new("errors.server_error_message"))
+            }
+        };
+        let mut response = status.into_response();
+        response.extensions_mut().insert(ErrorReport { status, code, msg });
+        response
+    }
+}
+
+impl From<CatalogError> for AppError {
+    fn from(error: CatalogError) -> Self {
+        match error {
+            CatalogError::NotFound { .. } => AppError::NotFound,
+            CatalogError::Invalid { field, message } => AppError::BadRequest(
+                Msg::new("errors.invalid").with("field", field).with("message", message),
+            ),
+            CatalogError::Image(e) => {
+                AppError::BadRequest(Msg::new("errors.invalid").with("field", "image").with("message", e))
+            }
+            CatalogError::Search(e) => {
+                tracing::warn!(error = %e, "search unavailable");
+                AppError::Unavailable(Msg::new("errors.search_unavailable"))
+            }
+            CatalogError::General(e) => AppError::Internal(e.into()),
+        }
+    }
+}
+
+impl From<tera::Error> for AppError {
+    fn from(error: tera::Error) -> Self {
+        AppError::Internal(anyhow::anyhow!("template: {error}"))
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(error: sqlx::Error) -> Self {
+        AppError::Internal(error.into())
+    }
+}

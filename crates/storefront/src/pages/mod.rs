@@ -1,0 +1,216 @@
+//! HTML pages: one module per page, each a few lines that call the catalog and render a
+//! template. Shared here: the request context, rendering with the page frame, error pages.
+
+mod home;
+mod listing;
+mod producer;
+mod product;
+mod trace;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Query, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use http::request::Parts;
+use http::{HeaderValue, StatusCode, Uri, header};
+use serde::{Deserialize, Serialize};
+use std::convert::Infallible;
+
+use crate::app::AppState;
+use crate::error::{AppError, ErrorReport};
+use crate::i18n::{LANG_COOKIE, Lang};
+use crate::views::Link;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home::home))
+        .route("/products", get(listing::products))
+        .route("/search", get(listing::search))
+        .route("/products/{slug}", get(product::product))
+        .route("/producers", get(producer::producers))
+        .route("/producers/{slug}", get(producer::producer))
+        .route("/trace", get(trace::lookup))
+        .route("/trace/{code}", get(trace::trace))
+        .route("/lang", get(switch_lang))
+}
+
+/// The language and address of the page being rendered.
+pub struct Req {
+    pub lang: Lang,
+    pub uri: Uri,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Req {
+    type Rejection = Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(Req {
+            lang: Lang::from_parts(parts),
+            uri: parts.uri.clone(),
+        })
+    }
+}
+
+impl Req {
+    fn path_and_query(&self) -> String {
+        self.uri
+            .path_and_query()
+            .map(|pq| pq.as_str().to_owned())
+            .unwrap_or_else(|| "/".to_owned())
+    }
+}
+
+#[derive(Serialize)]
+struct SwitchLang {
+    label: &'static str,
+    href: String,
+    lang: &'static str,
+}
+
+/// The frame every page shares (`page` in templates).
+#[derive(Serialize)]
+struct PageMeta {
+    lang: &'static str,
+    title: String,
+    path: String,
+    switch_lang: SwitchLang,
+    css: &'static str,
+    q: String,
+    notice: Option<String>,
+}
+
+/// What a handler renders: the template, the title, the text in the search box, an optional
+/// notice, and the page's own values.
+pub struct View<T> {
+    pub template: &'static str,
+    pub title: String,
+    pub q: String,
+    pub notice: Option<String>,
+    pub body: T,
+}
+
+impl<T> View<T> {
+    pub fn new(template: &'static str, title: impl Into<String>, body: T) -> Self {
+        View {
+            template,
+            title: title.into(),
+            q: String::new(),
+            notice: None,
+            body,
+        }
+    }
+}
+
+pub fn render<T: Serialize>(state: &AppState, req: &Req, view: View<T>) -> Result<Response, AppError> {
+    render_with(state, req.lang, &req.path_and_query(), StatusCode::OK, view)
+}
+
+fn render_with<T: Serialize>(
+    state: &AppState,
+    lang: Lang,
+    path: &str,
+    status: StatusCode,
+    view: View<T>,
+) -> Result<Response, AppError> {
+    let other = lang.other();
+    let page = PageMeta {
+        lang: lang.code(),
+        title: view.title,
+        path: path.to_owned(),
+        switch_lang: SwitchLang {
+            label: other.own_name(),
+            href: format!("/lang?to={}&next={}", other.code(), encode(path)),
+            lang: other.code(),
+        },
+        css: crate::assets::css_url(),
+        q: view.q,
+        notice: view.notice,
+    };
+    let mut context = tera::Context::from_serialize(&view.body)?;
+    context.insert("page", &page);
+    let html = state.i18n.tera(lang).render(view.template, &context)?;
+    let mut response = (status, Html(html)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(lang.code()));
+    headers.insert(header::VARY, HeaderValue::from_static("Cookie, Accept-Language"));
+    Ok(response)
+}
+
+pub fn encode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+pub async fn not_found() -> AppError {
+    AppError::NotFound
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    status: u16,
+    heading: String,
+    message: String,
+    links: Vec<Link>,
+}
+
+/// The page for an error: what went wrong in words, and ways on.
+pub fn error_page(state: &AppState, lang: Lang, path: &str, report: &ErrorReport) -> Response {
+    let locale = state.i18n.locale(lang);
+    let heading_key = match report.status.as_u16() {
+        400 => "errors.bad_request_title",
+        404 => "errors.not_found_title",
+        503 => "errors.unavailable_title",
+        _ => "errors.server_error_title",
+    };
+    let mut links = vec![
+        Link { label: locale.get("nav.home").to_owned(), url: "/".into() },
+        Link { label: locale.get("nav.products").to_owned(), url: "/products".into() },
+    ];
+    if let Some(slug) = path.strip_prefix("/products/") {
+        let words = slug.replace('-', " ");
+        links.push(Link {
+            label: locale.fill("errors.search_for", &[("q", words.clone())]),
+            url: format!("/search?q={}", encode(&words)),
+        });
+    }
+    let body = ErrorBody {
+        status: report.status.as_u16(),
+        heading: locale.get(heading_key).to_owned(),
+        message: locale.fill(report.msg.key, &report.msg.args),
+        links,
+    };
+    let title = body.heading.clone();
+    let view = View::new("error.html", title, body);
+    match render_with(state, lang, path, report.status, view) {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::error!(%error, "the error page itself failed to render");
+            (report.status, locale.fill(report.msg.key, &report.msg.args)).into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct SwitchParams {
+    to: Option<String>,
+    next: Option<String>,
+}
+
+/// Remembers the chosen language in a cookie and goes back to the page (a plain link: no
+/// JavaScript needed).
+async fn switch_lang(State(state): State<AppState>, Query(params): Query<SwitchParams>) -> Response {
+    let lang = params.to.as_deref().and_then(Lang::parse).unwrap_or(Lang::Zh);
+    // Only paths on this site: never `//elsewhere` or `https://…`.
+    let next = params
+        .next
+        .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+        .unwrap_or_else(|| "/".to_owned());
+    let secure = if state.settings.public_url.starts_with("https://") { "; Secure" } else { "" };
+    let cookie = format!(
+        "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly{secure}",
+        lang.code()
+    );
+    let mut response = Redirect::to(&next).into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}

@@ -1,0 +1,101 @@
+//! Set-up for the storefront's tests: the whole app over a fresh test database, with the demo
+//! catalog, driven through its router without a socket.
+
+#![allow(dead_code)]
+
+use axum::body::Body;
+use http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use jinguo_catalog::demo::{self, SeedOptions};
+use jinguo_common::Clock;
+use jinguo_common::config::Settings;
+use jinguo_common::testing::TestDb;
+use jinguo_storefront::{App, AppState, router};
+use secrecy::SecretString;
+use tower::ServiceExt;
+
+/// Noon on 2026-11-29 in Chongqing.
+pub const NOW: i64 = 1_795_924_800_000;
+
+pub struct Shop {
+    pub state: AppState,
+    pub data_dir: tempfile::TempDir,
+    pub db: TestDb,
+}
+
+pub async fn shop(db: TestDb, pictures: bool) -> Shop {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::defaults();
+    settings.database_url = Some(SecretString::from(db.url()));
+    settings.data_dir = data_dir.path().to_owned();
+    let app = App::build(settings, Clock::manual(NOW)).await.unwrap();
+    demo::seed(&app.state.catalog, SeedOptions { pictures }, &|_, _| {}).await.unwrap();
+    app.state.catalog.sync_search().await.unwrap();
+    Shop { state: app.state, data_dir, db }
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn header(&self, name: header::HeaderName) -> String {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap_or("").to_owned())
+            .unwrap_or_default()
+    }
+}
+
+impl Shop {
+    pub async fn get(&self, uri: &str) -> Reply {
+        self.get_with(uri, &[]).await
+    }
+
+    pub async fn get_with(&self, uri: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut request = Request::get(uri);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = router(self.state.clone())
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
+        Reply { status, headers, body }
+    }
+}
+
+/// The hrefs in a page that start with `prefix`, in order, without repeats.
+pub fn links(html: &str, prefix: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let needle = format!("href=\"{prefix}");
+    let mut rest = html;
+    while let Some(at) = rest.find(&needle) {
+        let start = at + "href=\"".len();
+        let end = rest[start..].find('"').map_or(rest.len(), |e| start + e);
+        let link = rest[start..end].replace("&amp;", "&");
+        if !out.contains(&link) {
+            out.push(link);
+        }
+        rest = &rest[end..];
+    }
+    out
+}
+
+pub fn encode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}

@@ -1,0 +1,154 @@
+//! End to end: the real `jinguo` binary started the way the README says, on a fresh data
+//! directory (SQLite) and on a fresh PostgreSQL database, answering over HTTP.
+
+use jinguo_common::db_test;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_jinguo");
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `jinguo serve` on a free port and waits for the line that says where it listens.
+fn start(data_dir: &std::path::Path, database_url: Option<&str>, demo: bool) -> Server {
+    let mut command = Command::new(BIN);
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env_remove("JINGUO_DATABASE_URL")
+        .env("JINGUO_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if demo {
+        command.arg("--demo");
+    }
+    if let Some(url) = database_url {
+        command.args(["--database-url", url]);
+    }
+    let mut child = command.spawn().expect("start jinguo");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(addr) = line.strip_prefix("jinguo: serving on ") {
+                let _ = tx.send(addr.to_owned());
+            }
+        }
+    });
+    let base = rx
+        .recv_timeout(Duration::from_secs(300))
+        .expect("jinguo serve said where it listens");
+    Server { child, base }
+}
+
+async fn get(url: &str) -> reqwest::Response {
+    reqwest::get(url).await.unwrap_or_else(|e| panic!("GET {url}: {e}"))
+}
+
+fn product_links(html: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (at, _) in html.match_indices("href=\"/products/") {
+        let start = at + 6;
+        let end = start + html[start..].find('"').unwrap_or(0);
+        let link = html[start..end].to_owned();
+        if !out.contains(&link) {
+            out.push(link);
+        }
+    }
+    out
+}
+
+async fn check_demo_shop(base: &str) {
+    let home = get(base).await;
+    assert_eq!(home.status(), 200);
+    let html = home.text().await.unwrap();
+    let products = product_links(&html);
+    assert!(products.len() >= 10, "the home page lists products: {products:?}");
+    assert!(html.contains("腊肉") || html.contains("蜂蜜"), "Chinese titles");
+
+    let search: serde_json::Value = get(&format!("{base}/api/v1/products?q=%E8%85%8A%E8%82%89&per_page=60"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items = search["items"].as_array().unwrap();
+    assert!(!items.is_empty());
+    assert!(items.iter().all(|i| i["category"] == "larou"), "{search}");
+
+    let product: serde_json::Value = get(&format!("{base}/api/v1/products/chengkou-larou-500g"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let picture = product["images"][0]["card"].as_str().expect("a picture");
+    let reply = get(&format!("{base}{picture}")).await;
+    assert_eq!(reply.headers()["content-type"], "image/jpeg");
+    let code = product["provenance"][0]["code"].as_str().unwrap();
+    let trace = get(&format!("{base}/trace/{code}")).await.text().await.unwrap();
+    assert!(trace.contains(product["producer"]["name"].as_str().unwrap()));
+}
+
+db_test!(async fn the_binary_serves_the_demo_shop_and_restarts(db) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = db.url();
+    let started = Instant::now();
+    let server = start(dir.path(), Some(&url), true);
+    eprintln!("demo shop up in {:?} on {}", started.elapsed(), db.backend().name());
+    check_demo_shop(&server.base).await;
+    drop(server);
+
+    // Started again on the same data: the same shop, no second seeding, search still right.
+    let server = start(dir.path(), Some(&url), true);
+    check_demo_shop(&server.base).await;
+    let all: serde_json::Value = get(&format!("{}/api/v1/products?stock=all", server.base)).await.json().await.unwrap();
+    assert_eq!(all["total"], 66, "seeded once");
+});
+
+#[tokio::test]
+async fn a_database_that_cannot_be_opened_stops_serve_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .args(["--database-url", "postgres://shop:hunter2@127.0.0.1:1/jinguo"])
+        .env("JINGUO_LOG", "off")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].contains("postgres://shop:***@127.0.0.1:1/jinguo"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "the password never shows");
+}
+
+#[tokio::test]
+async fn seeding_twice_adds_nothing_the_second_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = || {
+        let output = Command::new(BIN)
+            .args(["seed", "--demo", "--data-dir"])
+            .arg(dir.path())
+            .env_remove("JINGUO_DATABASE_URL")
+            .env("JINGUO_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let first = seed();
+    assert!(first.contains("66 products"), "{first}");
+    let second = seed();
+    assert!(second.contains("added 0 producers, 0 products, 0 batches, 0 pictures"), "{second}");
+}
