@@ -1,6 +1,9 @@
 //! End to end: the real `jinguo` binary started the way the README says, on a fresh data
 //! directory (SQLite) and on a fresh PostgreSQL database, answering over HTTP.
 
+// A test that unwraps fails with the cause, which is what a test should do.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use jinguo_common::db_test;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -53,7 +56,9 @@ fn start(data_dir: &std::path::Path, database_url: Option<&str>, demo: bool) -> 
 }
 
 async fn get(url: &str) -> reqwest::Response {
-    reqwest::get(url).await.unwrap_or_else(|e| panic!("GET {url}: {e}"))
+    reqwest::get(url)
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
 }
 
 fn product_links(html: &str) -> Vec<String> {
@@ -74,14 +79,22 @@ async fn check_demo_shop(base: &str) {
     assert_eq!(home.status(), 200);
     let html = home.text().await.unwrap();
     let products = product_links(&html);
-    assert!(products.len() >= 10, "the home page lists products: {products:?}");
-    assert!(html.contains("腊肉") || html.contains("蜂蜜"), "Chinese titles");
+    assert!(
+        products.len() >= 10,
+        "the home page lists products: {products:?}"
+    );
+    assert!(
+        html.contains("腊肉") || html.contains("蜂蜜"),
+        "Chinese titles"
+    );
 
-    let search: serde_json::Value = get(&format!("{base}/api/v1/products?q=%E8%85%8A%E8%82%89&per_page=60"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let search: serde_json::Value = get(&format!(
+        "{base}/api/v1/products?q=%E8%85%8A%E8%82%89&per_page=60"
+    ))
+    .await
+    .json()
+    .await
+    .unwrap();
     let items = search["items"].as_array().unwrap();
     assert!(!items.is_empty());
     assert!(items.iter().all(|i| i["category"] == "larou"), "{search}");
@@ -95,7 +108,11 @@ async fn check_demo_shop(base: &str) {
     let reply = get(&format!("{base}{picture}")).await;
     assert_eq!(reply.headers()["content-type"], "image/jpeg");
     let code = product["provenance"][0]["code"].as_str().unwrap();
-    let trace = get(&format!("{base}/trace/{code}")).await.text().await.unwrap();
+    let trace = get(&format!("{base}/trace/{code}"))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(trace.contains(product["producer"]["name"].as_str().unwrap()));
 }
 
@@ -121,7 +138,10 @@ async fn a_database_that_cannot_be_opened_stops_serve_with_one_clear_line() {
     let output = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path())
-        .args(["--database-url", "postgres://shop:hunter2@127.0.0.1:1/jinguo"])
+        .args([
+            "--database-url",
+            "postgres://shop:hunter2@127.0.0.1:1/jinguo",
+        ])
         .env("JINGUO_LOG", "off")
         .output()
         .unwrap();
@@ -129,7 +149,10 @@ async fn a_database_that_cannot_be_opened_stops_serve_with_one_clear_line() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "{stderr}");
-    assert!(lines[0].contains("postgres://shop:***@127.0.0.1:1/jinguo"), "{stderr}");
+    assert!(
+        lines[0].contains("postgres://shop:***@127.0.0.1:1/jinguo"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("hunter2"), "the password never shows");
 }
 
@@ -144,11 +167,18 @@ async fn seeding_twice_adds_nothing_the_second_time() {
             .env("JINGUO_LOG", "warn")
             .output()
             .unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         String::from_utf8_lossy(&output.stdout).into_owned()
     };
     let first = seed();
     assert!(first.contains("66 products"), "{first}");
     let second = seed();
-    assert!(second.contains("added 0 producers, 0 products, 0 batches, 0 pictures"), "{second}");
+    assert!(
+        second.contains("added 0 producers, 0 products, 0 batches, 0 pictures"),
+        "{second}"
+    );
 }

@@ -8,11 +8,11 @@ use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use crate::CatalogError;
 use crate::error::{check_date, check_len, check_text};
 use crate::image::ImageId;
 use crate::producer::{self, Producer};
 use crate::product::{self, Product, ProductId};
-use crate::CatalogError;
 
 jinguo_common::id_type!(BatchId);
 
@@ -78,7 +78,10 @@ pub struct Trace {
 /// A fresh random code.
 pub fn random_code() -> String {
     let bytes: [u8; CODE_LEN] = rand::random();
-    bytes.iter().map(|b| ALPHABET[usize::from(b % 32)] as char).collect()
+    bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(b % 32)] as char)
+        .collect()
 }
 
 /// A code derived from the product and batch number: the demo seed gives the same batch the
@@ -122,7 +125,10 @@ fn from_row(row: &AnyRow) -> Result<Batch, sqlx::Error> {
     })
 }
 
-pub async fn of_product(conn: &mut AnyConnection, product: ProductId) -> Result<Vec<Batch>, sqlx::Error> {
+pub async fn of_product(
+    conn: &mut AnyConnection,
+    product: ProductId,
+) -> Result<Vec<Batch>, sqlx::Error> {
     let sql = format!(
         "select {COLUMNS} from batches where product_id = $1 order by produced_on desc, id desc"
     );
@@ -158,11 +164,12 @@ pub async fn insert_if_missing(
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    let id: i64 = sqlx::query_scalar("select id from batches where product_id = $1 and batch_no = $2")
-        .bind(product.0)
-        .bind(&new.batch_no)
-        .fetch_one(&mut *conn)
-        .await?;
+    let id: i64 =
+        sqlx::query_scalar("select id from batches where product_id = $1 and batch_no = $2")
+            .bind(product.0)
+            .bind(&new.batch_no)
+            .fetch_one(&mut *conn)
+            .await?;
     Ok(BatchId(id))
 }
 
@@ -186,7 +193,10 @@ pub async fn trace(conn: &mut AnyConnection, code: &str) -> Result<Option<Trace>
     let Some(producer) = producer::by_id(conn, product.producer_id).await? else {
         return Ok(None);
     };
-    let image_id = product::images_of(conn, product.id).await?.into_iter().next();
+    let image_id = product::images_of(conn, product.id)
+        .await?
+        .into_iter()
+        .next();
     Ok(Some(Trace {
         batch,
         product,

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
+use crate::CatalogError;
 use crate::batch::{self, Trace};
 use crate::category::{self, Category};
 use crate::image::{self, ImageId, Size};
@@ -18,7 +19,6 @@ use crate::outbox::{self, OutboxError};
 use crate::producer::{self, Producer, ProducerId};
 use crate::product::{self, ProductDetail, ProductId, ProductStatus, ProductSummary, SkuId};
 use crate::search::{self, ProductSearch, Progress, date_number};
-use crate::CatalogError;
 
 /// Rows the search worker sends in one batch.
 const OUTBOX_BATCH: i64 = 200;
@@ -124,7 +124,9 @@ impl Catalog {
             ..ListingQuery::default()
         };
         let today = self.inner.clock.today_in_china();
-        Ok(listing::list(&mut *self.conn().await?, &query, today).await?.items)
+        Ok(listing::list(&mut *self.conn().await?, &query, today)
+            .await?
+            .items)
     }
 
     /// A page of products: from the tables without search text, from the search backend with.
@@ -178,7 +180,10 @@ impl Catalog {
     }
 
     /// A producer and its published products.
-    pub async fn producer(&self, slug: &str) -> Result<(Producer, Vec<ProductSummary>), CatalogError> {
+    pub async fn producer(
+        &self,
+        slug: &str,
+    ) -> Result<(Producer, Vec<ProductSummary>), CatalogError> {
         let mut conn = self.conn().await?;
         let producer = producer::by_slug(&mut conn, slug)
             .await?
@@ -188,7 +193,10 @@ impl Catalog {
     }
 
     /// A producer's published products, in the shop's order.
-    pub async fn products_of(&self, producer: ProducerId) -> Result<Vec<ProductSummary>, CatalogError> {
+    pub async fn products_of(
+        &self,
+        producer: ProducerId,
+    ) -> Result<Vec<ProductSummary>, CatalogError> {
         Ok(listing::of_producer(&mut *self.conn().await?, producer).await?)
     }
 
@@ -243,7 +251,11 @@ impl Catalog {
         Ok(())
     }
 
-    pub async fn set_status(&self, product: ProductId, status: ProductStatus) -> Result<(), CatalogError> {
+    pub async fn set_status(
+        &self,
+        product: ProductId,
+        status: ProductStatus,
+    ) -> Result<(), CatalogError> {
         let mut tx = self.inner.db.pool().begin().await?;
         product::set_status(&mut tx, product, status, self.now()).await?;
         tx.commit().await?;
@@ -279,8 +291,13 @@ impl Catalog {
     pub async fn sync_search(&self) -> Result<usize, OutboxError> {
         let mut sent = 0;
         loop {
-            let n = outbox::process_batch(&self.inner.db, self.search_backend(), OUTBOX_BATCH, self.now())
-                .await?;
+            let n = outbox::process_batch(
+                &self.inner.db,
+                self.search_backend(),
+                OUTBOX_BATCH,
+                self.now(),
+            )
+            .await?;
             if n == 0 {
                 return Ok(sent);
             }
@@ -302,7 +319,11 @@ impl Catalog {
         let published = search::published_count(&mut *self.conn().await?).await?;
         let indexed = self.inner.search.count().await?;
         if created || published != indexed {
-            tracing::info!(published, indexed, "rebuilding the search index from the database");
+            tracing::info!(
+                published,
+                indexed,
+                "rebuilding the search index from the database"
+            );
             self.reindex(search::no_progress()).await?;
             return Ok(true);
         }
@@ -315,8 +336,13 @@ impl Catalog {
         tokio::pin!(shutdown);
         let mut pause = Duration::from_millis(500);
         loop {
-            let result = outbox::process_batch(&self.inner.db, self.search_backend(), OUTBOX_BATCH, self.now())
-                .await;
+            let result = outbox::process_batch(
+                &self.inner.db,
+                self.search_backend(),
+                OUTBOX_BATCH,
+                self.now(),
+            )
+            .await;
             let wait = match result {
                 Ok(n) if n > 0 => {
                     pause = Duration::from_millis(500);

@@ -47,13 +47,18 @@ fn from_row(row: &AnyRow) -> Result<Category, sqlx::Error> {
 }
 
 pub async fn all(conn: &mut AnyConnection) -> Result<Vec<Category>, sqlx::Error> {
-    let rows = sqlx::query("select id, slug, name, name_en, position from categories order by position, id")
-        .fetch_all(conn)
-        .await?;
+    let rows = sqlx::query(
+        "select id, slug, name, name_en, position from categories order by position, id",
+    )
+    .fetch_all(conn)
+    .await?;
     rows.iter().map(from_row).collect()
 }
 
-pub async fn by_id(conn: &mut AnyConnection, id: CategoryId) -> Result<Option<Category>, sqlx::Error> {
+pub async fn by_id(
+    conn: &mut AnyConnection,
+    id: CategoryId,
+) -> Result<Option<Category>, sqlx::Error> {
     let row = sqlx::query("select id, slug, name, name_en, position from categories where id = $1")
         .bind(id.0)
         .fetch_optional(conn)

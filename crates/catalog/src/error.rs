@@ -7,7 +7,10 @@ pub enum CatalogError {
     #[error("{what} “{key}” does not exist")]
     NotFound { what: &'static str, key: String },
     #[error("{field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("search is unavailable: {0}")]
     Search(#[from] SearchError),
     #[error(transparent)]
@@ -36,15 +39,19 @@ impl CatalogError {
 pub(crate) fn check_slug(field: &'static str, slug: &str) -> Result<(), CatalogError> {
     let ok = !slug.is_empty()
         && slug.len() <= 80
-        && slug
-            .split('-')
-            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+        && slug.split('-').all(|w| {
+            !w.is_empty()
+                && w.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        });
     if ok {
         Ok(())
     } else {
         Err(CatalogError::invalid(
             field,
-            format!("“{slug}” is not a slug (lowercase letters and digits joined by hyphens, at most 80)"),
+            format!(
+                "“{slug}” is not a slug (lowercase letters and digits joined by hyphens, at most 80)"
+            ),
         ))
     }
 }
@@ -71,6 +78,7 @@ pub(crate) fn check_len(field: &'static str, text: &str, max: usize) -> Result<(
 /// Checks a calendar date written `YYYY-MM-DD`.
 pub(crate) fn check_date(field: &'static str, date: &str) -> Result<time::Date, CatalogError> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(date, format)
-        .map_err(|_| CatalogError::invalid(field, format!("“{date}” is not a date like 2026-11-29")))
+    time::Date::parse(date, format).map_err(|_| {
+        CatalogError::invalid(field, format!("“{date}” is not a date like 2026-11-29"))
+    })
 }

@@ -219,7 +219,9 @@ mod tests {
     use image::{ImageFormat, Rgb, RgbImage};
 
     fn png(width: u32, height: u32) -> Vec<u8> {
-        let img = RgbImage::from_fn(width, height, |x, y| Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+        let img = RgbImage::from_fn(width, height, |x, y| {
+            Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+        });
         let mut out = Cursor::new(Vec::new());
         DynamicImage::ImageRgb8(img)
             .write_to(&mut out, ImageFormat::Png)
@@ -237,7 +239,11 @@ mod tests {
             .collect();
         assert_eq!(
             sizes,
-            vec![(Size::Thumb, 160, 120), (Size::Card, 480, 360), (Size::Large, 1200, 750)]
+            vec![
+                (Size::Thumb, 160, 120),
+                (Size::Card, 480, 360),
+                (Size::Large, 1200, 750)
+            ]
         );
         for v in &processed.variants {
             assert_eq!(&v.bytes[..2], &[0xFF, 0xD8], "JPEG magic");
@@ -257,7 +263,9 @@ mod tests {
         // A tiny PNG that claims to be 20000×20000 pixels.
         let img = RgbImage::new(1, 1);
         let mut bytes = Cursor::new(Vec::new());
-        DynamicImage::ImageRgb8(img).write_to(&mut bytes, ImageFormat::Png).unwrap();
+        DynamicImage::ImageRgb8(img)
+            .write_to(&mut bytes, ImageFormat::Png)
+            .unwrap();
         let mut bytes = bytes.into_inner();
         // IHDR width and height live at bytes 16..24; patch them and the chunk's CRC.
         bytes[16..20].copy_from_slice(&20_000u32.to_be_bytes());
@@ -266,7 +274,10 @@ mod tests {
         bytes[29..33].copy_from_slice(&crc.to_be_bytes());
         let err = process(&bytes).unwrap_err();
         assert!(
-            matches!(err, ImageError::Unreadable(_) | ImageError::TooManyPixels { .. }),
+            matches!(
+                err,
+                ImageError::Unreadable(_) | ImageError::TooManyPixels { .. }
+            ),
             "{err}"
         );
     }
@@ -276,7 +287,11 @@ mod tests {
         for &b in data {
             crc ^= u32::from(b);
             for _ in 0..8 {
-                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
             }
         }
         !crc

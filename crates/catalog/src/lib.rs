@@ -7,8 +7,8 @@
 //! written in the same transaction as each change. Knows nothing of HTTP.
 
 pub mod batch;
-pub mod category;
 mod catalog;
+pub mod category;
 pub mod demo;
 mod error;
 pub mod image;

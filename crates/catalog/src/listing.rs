@@ -165,7 +165,8 @@ fn push_filters(sql: &mut SqlBuf, query: &ListingQuery, today: &str) {
     }
     if query.certified {
         sql.push(" and pr.verified = ").bind(true);
-        sql.push(" and pr.certified_until >= ").bind(today.to_owned());
+        sql.push(" and pr.certified_until >= ")
+            .bind(today.to_owned());
     }
     if let Some(min) = query.min_price {
         sql.push(" and s.price_fen >= ").bind(min.0);
@@ -208,7 +209,10 @@ pub async fn list(
         .bind(i64::from(query.offset()));
     let rows = sql.query().fetch_all(&mut *conn).await?;
     Ok(Page {
-        items: rows.iter().map(summary_from_row).collect::<Result<_, _>>()?,
+        items: rows
+            .iter()
+            .map(summary_from_row)
+            .collect::<Result<_, _>>()?,
         total: u64::try_from(total).unwrap_or(0),
         page: query.page(),
         per_page: query.per_page(),
@@ -268,9 +272,18 @@ mod tests {
 
     #[test]
     fn pages_are_clamped() {
-        let q = ListingQuery { page: 0, per_page: 1000, ..Default::default() };
+        let q = ListingQuery {
+            page: 0,
+            per_page: 1000,
+            ..Default::default()
+        };
         assert_eq!((q.page(), q.per_page(), q.offset()), (1, MAX_PER_PAGE, 0));
-        let page: Page<()> = Page { items: vec![], total: 61, page: 1, per_page: 30 };
+        let page: Page<()> = Page {
+            items: vec![],
+            total: 61,
+            page: 1,
+            per_page: 30,
+        };
         assert_eq!(page.pages(), 3);
     }
 }

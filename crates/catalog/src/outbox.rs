@@ -4,9 +4,9 @@
 //! failed is retried later with backoff; a row claimed by a worker that then died is claimed again
 //! once its lease runs out. On PostgreSQL, workers in several processes claim disjoint rows.
 
+use jinguo_common::Db;
 use jinguo_common::clock::Millis;
 use jinguo_common::db::SqlBuf;
-use jinguo_common::Db;
 use sqlx::{AnyConnection, Row};
 use std::collections::BTreeSet;
 
@@ -27,7 +27,11 @@ pub enum OutboxError {
 }
 
 /// Queues the search documents of these products to be sent.
-pub async fn enqueue(conn: &mut AnyConnection, products: &[ProductId], now: Millis) -> Result<(), sqlx::Error> {
+pub async fn enqueue(
+    conn: &mut AnyConnection,
+    products: &[ProductId],
+    now: Millis,
+) -> Result<(), sqlx::Error> {
     for product in products {
         sqlx::query("insert into search_outbox (product_id, created_at, next_attempt_at) values ($1, $2, $2)")
             .bind(product.0)
@@ -53,7 +57,8 @@ struct Claimed {
 
 /// Takes up to `limit` due rows for this worker, leasing them for [`LEASE_MS`].
 async fn claim(db: &Db, limit: i64, now: Millis) -> Result<Vec<Claimed>, sqlx::Error> {
-    let mut sql = SqlBuf::new("update search_outbox set attempts = attempts + 1, next_attempt_at = ");
+    let mut sql =
+        SqlBuf::new("update search_outbox set attempts = attempts + 1, next_attempt_at = ");
     sql.bind(now + LEASE_MS)
         .push(" where id in (select id from search_outbox where next_attempt_at <= ")
         .bind(now)
@@ -110,12 +115,14 @@ pub async fn process_batch(
             let message = error.to_string();
             for c in &claimed {
                 let backoff = (1_000_i64 << c.attempts.clamp(0, 20)).min(MAX_BACKOFF_MS);
-                sqlx::query("update search_outbox set next_attempt_at = $1, last_error = $2 where id = $3")
-                    .bind(now + backoff)
-                    .bind(&message)
-                    .bind(c.row)
-                    .execute(db.pool())
-                    .await?;
+                sqlx::query(
+                    "update search_outbox set next_attempt_at = $1, last_error = $2 where id = $3",
+                )
+                .bind(now + backoff)
+                .bind(&message)
+                .bind(c.row)
+                .execute(db.pool())
+                .await?;
             }
             Err(error)
         }

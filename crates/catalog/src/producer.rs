@@ -164,16 +164,24 @@ impl NewProducer {
         if regions().district(&self.district_code).is_none() {
             return Err(CatalogError::invalid(
                 "district_code",
-                format!("“{}” is not a six-digit district or county code", self.district_code),
+                format!(
+                    "“{}” is not a six-digit district or county code",
+                    self.district_code
+                ),
             ));
         }
         if !self.township.is_empty()
             && self.district_code.starts_with("50")
-            && regions().find_township(&self.district_code, &self.township).is_none()
+            && regions()
+                .find_township(&self.district_code, &self.township)
+                .is_none()
         {
             return Err(CatalogError::invalid(
                 "township",
-                format!("{} is not a township of district {}", self.township, self.district_code),
+                format!(
+                    "{} is not a township of district {}",
+                    self.township, self.district_code
+                ),
             ));
         }
         check_len("village", &self.village, 40)?;
@@ -189,7 +197,10 @@ impl NewProducer {
             ));
         }
         if !(0..=100_000).contains(&self.women_employed) {
-            return Err(CatalogError::invalid("women_employed", "must be between 0 and 100000"));
+            return Err(CatalogError::invalid(
+                "women_employed",
+                "must be between 0 and 100000",
+            ));
         }
         Ok(())
     }
@@ -204,7 +215,9 @@ pub(crate) fn from_row(row: &AnyRow) -> Result<Producer, sqlx::Error> {
     Ok(Producer {
         id: ProducerId(row.try_get("id")?),
         slug: row.try_get("slug")?,
-        kind: kind.parse().map_err(|e: CatalogError| sqlx::Error::Decode(e.into()))?,
+        kind: kind
+            .parse()
+            .map_err(|e: CatalogError| sqlx::Error::Decode(e.into()))?,
         name: row.try_get("name")?,
         name_en: row.try_get("name_en")?,
         district_code: row.try_get("district_code")?,
@@ -223,7 +236,10 @@ pub(crate) fn from_row(row: &AnyRow) -> Result<Producer, sqlx::Error> {
     })
 }
 
-pub async fn by_slug(conn: &mut AnyConnection, slug: &str) -> Result<Option<Producer>, sqlx::Error> {
+pub async fn by_slug(
+    conn: &mut AnyConnection,
+    slug: &str,
+) -> Result<Option<Producer>, sqlx::Error> {
     let sql = format!("select {COLUMNS} from producers where slug = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(slug)
@@ -232,7 +248,10 @@ pub async fn by_slug(conn: &mut AnyConnection, slug: &str) -> Result<Option<Prod
     row.as_ref().map(from_row).transpose()
 }
 
-pub async fn by_id(conn: &mut AnyConnection, id: ProducerId) -> Result<Option<Producer>, sqlx::Error> {
+pub async fn by_id(
+    conn: &mut AnyConnection,
+    id: ProducerId,
+) -> Result<Option<Producer>, sqlx::Error> {
     let sql = format!("select {COLUMNS} from producers where id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id.0)
@@ -243,7 +262,9 @@ pub async fn by_id(conn: &mut AnyConnection, id: ProducerId) -> Result<Option<Pr
 
 pub async fn all(conn: &mut AnyConnection) -> Result<Vec<Producer>, sqlx::Error> {
     let sql = format!("select {COLUMNS} from producers order by id");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(conn).await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(conn)
+        .await?;
     rows.iter().map(from_row).collect()
 }
 

@@ -48,7 +48,9 @@ impl ProductStatus {
             "draft" => Ok(ProductStatus::Draft),
             "published" => Ok(ProductStatus::Published),
             "unpublished" => Ok(ProductStatus::Unpublished),
-            other => Err(sqlx::Error::Decode(format!("unknown product status {other}").into())),
+            other => Err(sqlx::Error::Decode(
+                format!("unknown product status {other}").into(),
+            )),
         }
     }
 }
@@ -141,7 +143,10 @@ impl NewSku {
         check_price(self.price_fen)?;
         check_stock(self.stock)?;
         if !(0..=1_000_000).contains(&self.weight_g) {
-            return Err(CatalogError::invalid("sku.weight_g", "must be between 0 and 1000000 grams"));
+            return Err(CatalogError::invalid(
+                "sku.weight_g",
+                "must be between 0 and 1000000 grams",
+            ));
         }
         Ok(())
     }
@@ -151,7 +156,10 @@ pub(crate) fn check_price(price_fen: i64) -> Result<(), CatalogError> {
     if !(1..=MAX_PRICE_FEN).contains(&price_fen) {
         return Err(CatalogError::invalid(
             "price_fen",
-            format!("{price_fen} is not a price between 1 fen and {}", Fen(MAX_PRICE_FEN)),
+            format!(
+                "{price_fen} is not a price between 1 fen and {}",
+                Fen(MAX_PRICE_FEN)
+            ),
         ));
     }
     Ok(())
@@ -206,19 +214,31 @@ impl NewProduct {
         if let Some(days) = self.shelf_life_days
             && !(1..=36_500).contains(&days)
         {
-            return Err(CatalogError::invalid("shelf_life_days", "must be between 1 and 36500 days"));
+            return Err(CatalogError::invalid(
+                "shelf_life_days",
+                "must be between 1 and 36500 days",
+            ));
         }
         if self.tags.len() > MAX_TAGS {
-            return Err(CatalogError::invalid("tags", format!("at most {MAX_TAGS} tags")));
+            return Err(CatalogError::invalid(
+                "tags",
+                format!("at most {MAX_TAGS} tags"),
+            ));
         }
         for tag in &self.tags {
             check_text("tags", tag, 20)?;
             if tag.contains(',') || tag.contains('，') {
-                return Err(CatalogError::invalid("tags", format!("“{tag}” must not contain a comma")));
+                return Err(CatalogError::invalid(
+                    "tags",
+                    format!("“{tag}” must not contain a comma"),
+                ));
             }
         }
         if self.skus.is_empty() || self.skus.len() > MAX_SKUS {
-            return Err(CatalogError::invalid("skus", format!("a product has 1 to {MAX_SKUS} SKUs")));
+            return Err(CatalogError::invalid(
+                "skus",
+                format!("a product has 1 to {MAX_SKUS} SKUs"),
+            ));
         }
         for sku in &self.skus {
             sku.validate()?;
@@ -322,7 +342,10 @@ pub async fn by_slug(conn: &mut AnyConnection, slug: &str) -> Result<Option<Prod
     row.as_ref().map(from_row).transpose()
 }
 
-pub async fn by_id(conn: &mut AnyConnection, id: ProductId) -> Result<Option<Product>, sqlx::Error> {
+pub async fn by_id(
+    conn: &mut AnyConnection,
+    id: ProductId,
+) -> Result<Option<Product>, sqlx::Error> {
     let sql = format!("select {COLUMNS} from products p where p.id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id.0)
@@ -343,14 +366,19 @@ pub async fn skus_of(conn: &mut AnyConnection, id: ProductId) -> Result<Vec<Sku>
 }
 
 pub async fn sku(conn: &mut AnyConnection, id: SkuId) -> Result<Option<Sku>, sqlx::Error> {
-    let row = sqlx::query("select id, product_id, name, price_fen, stock, weight_g from skus where id = $1")
-        .bind(id.0)
-        .fetch_optional(conn)
-        .await?;
+    let row = sqlx::query(
+        "select id, product_id, name, price_fen, stock, weight_g from skus where id = $1",
+    )
+    .bind(id.0)
+    .fetch_optional(conn)
+    .await?;
     row.as_ref().map(sku_from_row).transpose()
 }
 
-pub async fn images_of(conn: &mut AnyConnection, id: ProductId) -> Result<Vec<ImageId>, sqlx::Error> {
+pub async fn images_of(
+    conn: &mut AnyConnection,
+    id: ProductId,
+) -> Result<Vec<ImageId>, sqlx::Error> {
     let ids: Vec<i64> = sqlx::query_scalar(
         "select image_id from product_images where product_id = $1 order by position, image_id",
     )
@@ -417,10 +445,9 @@ pub async fn insert_if_missing(
         .execute(&mut *conn)
         .await
         .map_err(|e| match e {
-            sqlx::Error::Database(db) if db.is_unique_violation() => CatalogError::invalid(
-                "skus",
-                format!("two SKUs are both named “{}”", sku.name),
-            ),
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                CatalogError::invalid("skus", format!("two SKUs are both named “{}”", sku.name))
+            }
             other => other.into(),
         })?;
     }
@@ -504,7 +531,11 @@ pub async fn set_status(
 }
 
 /// Marks the product changed and queues its search document.
-async fn touch(conn: &mut AnyConnection, product: ProductId, now: Millis) -> Result<(), CatalogError> {
+async fn touch(
+    conn: &mut AnyConnection,
+    product: ProductId,
+    now: Millis,
+) -> Result<(), CatalogError> {
     sqlx::query("update products set updated_at = $1 where id = $2")
         .bind(now)
         .bind(product.0)

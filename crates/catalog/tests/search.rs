@@ -2,6 +2,9 @@
 //! words inside longer titles, several words, a typo, filters and sorts, and changes arriving
 //! through the outbox.
 
+// A test that unwraps fails with the cause, which is what a test should do.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use jinguo_catalog::product::ProductStatus;
@@ -12,7 +15,12 @@ use jinguo_common::money::Fen;
 use support::{Fixture, demo};
 
 fn q(text: &str) -> ListingQuery {
-    ListingQuery { q: Some(text.into()), page: 1, per_page: 60, ..Default::default() }
+    ListingQuery {
+        q: Some(text.into()),
+        page: 1,
+        per_page: 60,
+        ..Default::default()
+    }
 }
 
 async fn search(f: &Fixture, query: ListingQuery) -> Browse {

@@ -1,6 +1,9 @@
 //! The catalog's tables on both databases: the demo seed, listings with their filters and sorts,
 //! product and producer pages, provenance codes, and writes that refuse bad input whole.
 
+// A test that unwraps fails with the cause, which is what a test should do.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use jinguo_catalog::demo::{self, SeedOptions};
@@ -12,7 +15,12 @@ use std::collections::HashSet;
 use support::{catalog, demo};
 
 fn all() -> ListingQuery {
-    ListingQuery { page: 1, per_page: 60, stock: StockFilter::All, ..Default::default() }
+    ListingQuery {
+        page: 1,
+        per_page: 60,
+        stock: StockFilter::All,
+        ..Default::default()
+    }
 }
 
 db_test!(async fn demo_seed_fills_the_shop_and_runs_once(db) {
@@ -67,7 +75,7 @@ db_test!(async fn listing_filters_and_sorts(db) {
     assert!(in_stock.items.iter().all(|p| p.stock > 0));
     let sold_out = c.browse(&ListingQuery { per_page: 60, ..all() }).await.unwrap().page.total
         - in_stock.total;
-    assert!(sold_out >= 1 && sold_out < 10, "{sold_out} sold out");
+    assert!((1..10).contains(&sold_out), "{sold_out} sold out");
 
     // Pages cover the listing without overlap.
     let mut seen = HashSet::new();

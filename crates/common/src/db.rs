@@ -297,7 +297,9 @@ impl SqlBuf {
     }
 
     /// Like [`SqlBuf::query`], decoding the single column of each row as `O`.
-    pub fn query_scalar<O>(&self) -> sqlx::query::QueryScalar<'static, sqlx::Any, O, sqlx::any::AnyArguments>
+    pub fn query_scalar<O>(
+        &self,
+    ) -> sqlx::query::QueryScalar<'static, sqlx::Any, O, sqlx::any::AnyArguments>
     where
         O: Send + Unpin,
         (O,): for<'r> sqlx::FromRow<'r, AnyRow>,

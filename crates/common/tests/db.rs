@@ -1,6 +1,9 @@
 //! The database layer on both backends: migrations apply, `$n` placeholders, `RETURNING`,
 //! upserts and yes/no flags read the same.
 
+// A test that unwraps fails with the cause, which is what a test should do.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use jinguo_common::db::flag;
 use jinguo_common::db_test;
 use sqlx::Row;

@@ -86,7 +86,10 @@ impl App {
     }
 
     /// Adds the demo catalog if the shop has no products yet; returns what was added.
-    pub async fn seed_demo_if_empty(&self, progress: demo::Progress<'_>) -> anyhow::Result<Option<SeedReport>> {
+    pub async fn seed_demo_if_empty(
+        &self,
+        progress: demo::Progress<'_>,
+    ) -> anyhow::Result<Option<SeedReport>> {
         if self.state.catalog.stats().await?.products > 0 {
             return Ok(None);
         }
@@ -138,7 +141,11 @@ async fn render_errors(State(state): State<AppState>, request: Request, next: Ne
     let lang = Lang::from_parts(&parts);
     let path = parts.uri.path().to_owned();
     let response = next.run(Request::from_parts(parts, body)).await;
-    match response.extensions().get::<crate::error::ErrorReport>().cloned() {
+    match response
+        .extensions()
+        .get::<crate::error::ErrorReport>()
+        .cloned()
+    {
         Some(report) if path.starts_with("/api/") || path == "/healthz" => {
             api::error_response(&state, lang, &report)
         }

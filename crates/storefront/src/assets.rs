@@ -35,7 +35,10 @@ pub fn css_url() -> &'static str {
 async fn css() -> Response {
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/css; charset=utf-8"),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE)),
         ],
         CSS,

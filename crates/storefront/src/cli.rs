@@ -38,11 +38,22 @@ struct GlobalArgs {
     config: Option<PathBuf>,
     /// Database: sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DB [default: a SQLite file
     /// in the data directory]
-    #[arg(long, global = true, env = "JINGUO_DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "JINGUO_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     #[serde(skip_serializing_if = "Option::is_none")]
     database_url: Option<String>,
     /// Largest number of pooled database connections [default: 16]
-    #[arg(long, global = true, env = "JINGUO_DB_MAX_CONNECTIONS", value_name = "N")]
+    #[arg(
+        long,
+        global = true,
+        env = "JINGUO_DB_MAX_CONNECTIONS",
+        value_name = "N"
+    )]
     #[serde(skip_serializing_if = "Option::is_none")]
     db_max_connections: Option<u32>,
     /// Directory for the embedded database and the embedded search index [default: data]
@@ -105,7 +116,10 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => Some(args),
         _ => None,
     };
-    let overrides = Overrides { global: &cli.global, serve: serve_args };
+    let overrides = Overrides {
+        global: &cli.global,
+        serve: serve_args,
+    };
     let settings = match Settings::load(cli.global.config.as_deref(), &overrides) {
         Ok(settings) => settings,
         Err(error) => {
@@ -114,7 +128,10 @@ pub fn main() -> ExitCode {
         }
     };
     init_tracing(&settings.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("jinguo: cannot start the async runtime: {error}");
@@ -133,7 +150,10 @@ pub fn main() -> ExitCode {
 fn init_tracing(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
@@ -147,10 +167,14 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Seed(_) => {
             let app = App::build(settings, Clock::system()).await?;
             let bar = progress_bar("drawing pictures");
-            let report = demo::seed(&app.state.catalog, SeedOptions::default(), &|done, total| {
-                bar.set_length(total as u64);
-                bar.set_position(done as u64);
-            })
+            let report = demo::seed(
+                &app.state.catalog,
+                SeedOptions::default(),
+                &|done, total| {
+                    bar.set_length(total as u64);
+                    bar.set_position(done as u64);
+                },
+            )
             .await?;
             bar.finish_and_clear();
             app.state.catalog.sync_search().await?;
@@ -173,7 +197,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 }))
                 .await?;
             bar.finish_and_clear();
-            println!("reindexed {n} products into the {} search index", app.state.catalog.search_backend().name());
+            println!(
+                "reindexed {n} products into the {} search index",
+                app.state.catalog.search_backend().name()
+            );
             Ok(())
         }
         Command::Serve(args) => serve(settings, args.demo).await,
@@ -204,7 +231,11 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             .await?
         {
             bar.finish_and_clear();
-            tracing::info!(products = report.products, producers = report.producers, "seeded the demo catalog");
+            tracing::info!(
+                products = report.products,
+                producers = report.producers,
+                "seeded the demo catalog"
+            );
         }
     }
     let listener = tokio::net::TcpListener::bind(&listen)

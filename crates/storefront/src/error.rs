@@ -15,7 +15,10 @@ pub struct Msg {
 
 impl Msg {
     pub fn new(key: &'static str) -> Msg {
-        Msg { key, args: Vec::new() }
+        Msg {
+            key,
+            args: Vec::new(),
+        }
     }
 
     pub fn with(mut self, name: &'static str, value: impl ToString) -> Msg {
@@ -78,7 +81,9 @@ impl IntoResponse for AppError {
             }
         };
         let mut response = status.into_response();
-        response.extensions_mut().insert(ErrorReport { status, code, msg });
+        response
+            .extensions_mut()
+            .insert(ErrorReport { status, code, msg });
         response
     }
 }
@@ -88,11 +93,15 @@ impl From<CatalogError> for AppError {
         match error {
             CatalogError::NotFound { .. } => AppError::NotFound,
             CatalogError::Invalid { field, message } => AppError::BadRequest(
-                Msg::new("errors.invalid").with("field", field).with("message", message),
+                Msg::new("errors.invalid")
+                    .with("field", field)
+                    .with("message", message),
             ),
-            CatalogError::Image(e) => {
-                AppError::BadRequest(Msg::new("errors.invalid").with("field", "image").with("message", e))
-            }
+            CatalogError::Image(e) => AppError::BadRequest(
+                Msg::new("errors.invalid")
+                    .with("field", "image")
+                    .with("message", e),
+            ),
             CatalogError::Search(e) => {
                 tracing::warn!(error = %e, "search unavailable");
                 AppError::Unavailable(Msg::new("errors.search_unavailable"))

@@ -69,8 +69,17 @@ impl Lang {
             .get(http::header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        let first = accept.split(',').next().unwrap_or("").trim().to_ascii_lowercase();
-        if first.starts_with("en") { Lang::En } else { Lang::Zh }
+        let first = accept
+            .split(',')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if first.starts_with("en") {
+            Lang::En
+        } else {
+            Lang::Zh
+        }
     }
 
     /// Picks the text in this language, falling back to Chinese when there is no English.
@@ -125,7 +134,11 @@ impl Locale {
 
 fn flatten(prefix: &str, table: &toml::Table, out: &mut HashMap<String, String>) {
     for (key, value) in table {
-        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
         match value {
             toml::Value::Table(inner) => flatten(&path, inner, out),
             toml::Value::String(s) => {
@@ -139,15 +152,42 @@ fn flatten(prefix: &str, table: &toml::Table, out: &mut HashMap<String, String>)
 }
 
 pub const TEMPLATES: &[(&str, &str)] = &[
-    ("base.html", include_str!("../../../web/templates/base.html")),
-    ("components.html", include_str!("../../../web/templates/components.html")),
-    ("home.html", include_str!("../../../web/templates/home.html")),
-    ("listing.html", include_str!("../../../web/templates/listing.html")),
-    ("product.html", include_str!("../../../web/templates/product.html")),
-    ("producer.html", include_str!("../../../web/templates/producer.html")),
-    ("producers.html", include_str!("../../../web/templates/producers.html")),
-    ("trace.html", include_str!("../../../web/templates/trace.html")),
-    ("error.html", include_str!("../../../web/templates/error.html")),
+    (
+        "base.html",
+        include_str!("../../../web/templates/base.html"),
+    ),
+    (
+        "components.html",
+        include_str!("../../../web/templates/components.html"),
+    ),
+    (
+        "home.html",
+        include_str!("../../../web/templates/home.html"),
+    ),
+    (
+        "listing.html",
+        include_str!("../../../web/templates/listing.html"),
+    ),
+    (
+        "product.html",
+        include_str!("../../../web/templates/product.html"),
+    ),
+    (
+        "producer.html",
+        include_str!("../../../web/templates/producer.html"),
+    ),
+    (
+        "producers.html",
+        include_str!("../../../web/templates/producers.html"),
+    ),
+    (
+        "trace.html",
+        include_str!("../../../web/templates/trace.html"),
+    ),
+    (
+        "error.html",
+        include_str!("../../../web/templates/error.html"),
+    ),
 ];
 
 const ZH: &str = include_str!("../../../web/locales/zh-CN.toml");

@@ -49,39 +49,50 @@ fn present(value: &Option<String>) -> Option<&str> {
 impl ListingParams {
     /// Checks every parameter; the first bad one is the error.
     pub fn parse(&self, categories: &[Category]) -> Result<ListingQuery, AppError> {
-        let mut query = ListingQuery { page: 1, ..ListingQuery::default() };
+        let mut query = ListingQuery {
+            page: 1,
+            ..ListingQuery::default()
+        };
         if let Some(q) = present(&self.q) {
             let chars = q.chars().count();
             if chars > MAX_QUERY_CHARS {
                 return Err(AppError::BadRequest(
-                    Msg::new("errors.too_long_query").with("max", MAX_QUERY_CHARS).with("n", chars),
+                    Msg::new("errors.too_long_query")
+                        .with("max", MAX_QUERY_CHARS)
+                        .with("n", chars),
                 ));
             }
             query.q = Some(q.to_owned());
         }
         if let Some(slug) = present(&self.category) {
             if !categories.iter().any(|c| c.slug == slug) {
-                return Err(AppError::BadRequest(Msg::new("errors.unknown_category").with("value", slug)));
+                return Err(AppError::BadRequest(
+                    Msg::new("errors.unknown_category").with("value", slug),
+                ));
             }
             query.category = Some(slug.to_owned());
         }
         if let Some(code) = present(&self.district) {
             if regions().district(code).is_none() {
-                return Err(AppError::BadRequest(Msg::new("errors.unknown_district").with("value", code)));
+                return Err(AppError::BadRequest(
+                    Msg::new("errors.unknown_district").with("value", code),
+                ));
             }
             query.district = Some(code.to_owned());
         }
         if let Some(kind) = present(&self.kind) {
-            let kind: ProducerKind = kind
-                .parse()
-                .map_err(|_| AppError::BadRequest(Msg::new("errors.unknown_kind").with("value", kind)))?;
+            let kind: ProducerKind = kind.parse().map_err(|_| {
+                AppError::BadRequest(Msg::new("errors.unknown_kind").with("value", kind))
+            })?;
             query.producer_kind = Some(kind);
         }
         query.certified = match present(&self.certified) {
             None | Some("0") | Some("false") => false,
             Some("1") | Some("true") => true,
             Some(other) => {
-                return Err(AppError::BadRequest(Msg::new("errors.bad_flag").with("value", other)));
+                return Err(AppError::BadRequest(
+                    Msg::new("errors.bad_flag").with("value", other),
+                ));
             }
         };
         query.min_price = price(present(&self.min_price), present(&self.min_price_fen))?;
@@ -95,12 +106,15 @@ impl ListingParams {
             None | Some("in") => StockFilter::InStock,
             Some("all") => StockFilter::All,
             Some(other) => {
-                return Err(AppError::BadRequest(Msg::new("errors.unknown_stock").with("value", other)));
+                return Err(AppError::BadRequest(
+                    Msg::new("errors.unknown_stock").with("value", other),
+                ));
             }
         };
         if let Some(sort) = present(&self.sort) {
-            let parsed = Sort::parse(sort)
-                .ok_or_else(|| AppError::BadRequest(Msg::new("errors.unknown_sort").with("value", sort)))?;
+            let parsed = Sort::parse(sort).ok_or_else(|| {
+                AppError::BadRequest(Msg::new("errors.unknown_sort").with("value", sort))
+            })?;
             query.sort = Some(parsed);
         }
         if let Some(page) = present(&self.page) {
@@ -109,7 +123,11 @@ impl ListingParams {
                 .ok()
                 .filter(|p| (1..=MAX_PAGE).contains(p))
                 .ok_or_else(|| {
-                    AppError::BadRequest(Msg::new("errors.bad_page").with("value", page).with("max", MAX_PAGE))
+                    AppError::BadRequest(
+                        Msg::new("errors.bad_page")
+                            .with("value", page)
+                            .with("max", MAX_PAGE),
+                    )
                 })?;
         }
         if let Some(per_page) = present(&self.per_page) {
@@ -119,7 +137,9 @@ impl ListingParams {
                 .filter(|p| (1..=MAX_PER_PAGE).contains(p))
                 .ok_or_else(|| {
                     AppError::BadRequest(
-                        Msg::new("errors.bad_per_page").with("value", per_page).with("max", MAX_PER_PAGE),
+                        Msg::new("errors.bad_per_page")
+                            .with("value", per_page)
+                            .with("max", MAX_PER_PAGE),
                     )
                 })?;
         }
@@ -129,16 +149,16 @@ impl ListingParams {
 
 /// A price given in yuan (`49.90`) or in fen (`4990`); never negative.
 fn price(yuan: Option<&str>, fen: Option<&str>) -> Result<Option<Fen>, AppError> {
-    let parsed = match (yuan, fen) {
-        (Some(yuan), _) => Some(
-            yuan.parse::<Fen>()
-                .map_err(|_| AppError::BadRequest(Msg::new("errors.bad_price").with("value", yuan)))?,
-        ),
-        (None, Some(fen)) => Some(Fen(fen
-            .parse::<i64>()
-            .map_err(|_| AppError::BadRequest(Msg::new("errors.bad_price").with("value", fen)))?)),
-        (None, None) => None,
-    };
+    let parsed =
+        match (yuan, fen) {
+            (Some(yuan), _) => Some(yuan.parse::<Fen>().map_err(|_| {
+                AppError::BadRequest(Msg::new("errors.bad_price").with("value", yuan))
+            })?),
+            (None, Some(fen)) => Some(Fen(fen.parse::<i64>().map_err(|_| {
+                AppError::BadRequest(Msg::new("errors.bad_price").with("value", fen))
+            })?)),
+            (None, None) => None,
+        };
     if parsed.is_some_and(|p| p.0 < 0) {
         return Err(AppError::bad("errors.negative_price"));
     }
@@ -162,7 +182,12 @@ mod tests {
     fn parse(pairs: &[(&str, &str)]) -> Result<ListingQuery, AppError> {
         let query = pairs
             .iter()
-            .map(|(k, v)| format!("{k}={}", url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()))
+            .map(|(k, v)| {
+                format!(
+                    "{k}={}",
+                    url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+                )
+            })
             .collect::<Vec<_>>()
             .join("&");
         let params: ListingParams = serde_urlencoded_from(&query);
@@ -199,8 +224,14 @@ mod tests {
 
     #[test]
     fn accepts_what_a_form_sends() {
-        let q = parse(&[("q", " 腊肉 "), ("category", "larou"), ("min_price", "50"), ("max_price", ""), ("page", "2")])
-            .unwrap();
+        let q = parse(&[
+            ("q", " 腊肉 "),
+            ("category", "larou"),
+            ("min_price", "50"),
+            ("max_price", ""),
+            ("page", "2"),
+        ])
+        .unwrap();
         assert_eq!(q.q.as_deref(), Some("腊肉"));
         assert_eq!(q.min_price, Some(Fen(5_000)));
         assert_eq!(q.max_price, None);
@@ -211,7 +242,10 @@ mod tests {
     fn refuses_bad_filters_with_a_reason() {
         assert_eq!(code(parse(&[("min_price", "-5")])), "negative_price");
         assert_eq!(code(parse(&[("min_price", "abc")])), "bad_price");
-        assert_eq!(code(parse(&[("min_price", "90"), ("max_price", "10")])), "price_order");
+        assert_eq!(
+            code(parse(&[("min_price", "90"), ("max_price", "10")])),
+            "price_order"
+        );
         assert_eq!(code(parse(&[("sort", "cheapest")])), "unknown_sort");
         assert_eq!(code(parse(&[("page", "0")])), "bad_page");
         assert_eq!(code(parse(&[("category", "nope")])), "unknown_category");

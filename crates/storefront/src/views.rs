@@ -163,11 +163,22 @@ pub struct ProducerPanel {
     pub image: Option<Picture>,
 }
 
-pub fn producer_panel(p: &Producer, today: time::Date, lang: Lang, locale: &Locale) -> ProducerPanel {
+pub fn producer_panel(
+    p: &Producer,
+    today: time::Date,
+    lang: Lang,
+    locale: &Locale,
+) -> ProducerPanel {
     let name = lang.pick(&p.name, &p.name_en).to_owned();
     let district_name = regions()
         .district(&p.district_code)
-        .map(|d| if lang == Lang::Zh { d.name.clone() } else { d.short_name.clone() })
+        .map(|d| {
+            if lang == Lang::Zh {
+                d.name.clone()
+            } else {
+                d.short_name.clone()
+            }
+        })
         .unwrap_or_default();
     ProducerPanel {
         url: producer_url(&p.slug),

@@ -2,6 +2,9 @@
 //! with its provenance, the trace page a package's QR code opens, languages, and the pages that
 //! help when something is wrong.
 
+// A test that unwraps fails with the cause, which is what a test should do.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use http::{StatusCode, header};

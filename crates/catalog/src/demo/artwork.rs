@@ -39,6 +39,8 @@ struct Canvas {
     h: i32,
 }
 
+// Drawing calls read best as geometry then paint, like a 2D canvas API.
+#[allow(clippy::too_many_arguments)]
 impl Canvas {
     fn new(top: Color, bottom: Color) -> Self {
         let (w, h) = (WIDTH as i32, HEIGHT as i32);
@@ -60,7 +62,13 @@ impl Canvas {
 
     /// Fills the pixels in the box where `coverage(x, y)` (a signed distance: negative inside)
     /// says so, with one pixel of soft edge.
-    fn fill(&mut self, bbox: (f32, f32, f32, f32), c: Color, alpha: f32, sdf: impl Fn(f32, f32) -> f32) {
+    fn fill(
+        &mut self,
+        bbox: (f32, f32, f32, f32),
+        c: Color,
+        alpha: f32,
+        sdf: impl Fn(f32, f32) -> f32,
+    ) {
         let (x0, y0, x1, y1) = bbox;
         for y in (y0.floor() as i32 - 1).max(0)..=(y1.ceil() as i32 + 1).min(self.h - 1) {
             for x in (x0.floor() as i32 - 1).max(0)..=(x1.ceil() as i32 + 1).min(self.w - 1) {
@@ -131,7 +139,11 @@ impl Canvas {
         let mut img = RgbImage::new(self.w as u32, self.h as u32);
         for (i, p) in self.pixels.into_iter().enumerate() {
             let (x, y) = (i as i32 % self.w, i as i32 / self.w);
-            img.put_pixel(x as u32, y as u32, Rgb(p.map(|v| v.round().clamp(0.0, 255.0) as u8)));
+            img.put_pixel(
+                x as u32,
+                y as u32,
+                Rgb(p.map(|v| v.round().clamp(0.0, 255.0) as u8)),
+            );
         }
         DynamicImage::ImageRgb8(img)
     }
@@ -163,13 +175,37 @@ pub fn product_picture(category: &str, key: &str) -> DynamicImage {
                 let (bw, bh) = (w / n as f32 * 0.62, rng.random_range(330.0..470.0));
                 c.rect(x - 2.0, 95.0, x + 2.0, 160.0, 1.0, rgb(0xc8b28a), 1.0);
                 let meat = jitter(&mut rng, rgb(0x7a2a18));
-                c.rect(x - bw / 2.0, 150.0, x + bw / 2.0, 150.0 + bh, 26.0, meat, 1.0);
+                c.rect(
+                    x - bw / 2.0,
+                    150.0,
+                    x + bw / 2.0,
+                    150.0 + bh,
+                    26.0,
+                    meat,
+                    1.0,
+                );
                 let stripes = rng.random_range(2..=4);
                 for s in 0..stripes {
                     let y = 150.0 + bh * (s as f32 + 1.0) / (stripes as f32 + 1.0);
-                    c.rect(x - bw / 2.0 + 10.0, y - 9.0, x + bw / 2.0 - 10.0, y + 9.0, 8.0, rgb(0xf1dcc0), 0.9);
+                    c.rect(
+                        x - bw / 2.0 + 10.0,
+                        y - 9.0,
+                        x + bw / 2.0 - 10.0,
+                        y + 9.0,
+                        8.0,
+                        rgb(0xf1dcc0),
+                        0.9,
+                    );
                 }
-                c.rect(x - bw / 2.0, 150.0, x + bw / 2.0, 175.0, 12.0, rgb(0x3b1a0e), 0.5);
+                c.rect(
+                    x - bw / 2.0,
+                    150.0,
+                    x + bw / 2.0,
+                    175.0,
+                    12.0,
+                    rgb(0x3b1a0e),
+                    0.5,
+                );
             }
             c.into_image()
         }
@@ -191,8 +227,24 @@ pub fn product_picture(category: &str, key: &str) -> DynamicImage {
                 y += dy;
                 row += 1;
             }
-            c.rect(w * 0.36, h * 0.28, w * 0.64, h * 0.9, 40.0, rgb(0xb86b00), 0.85);
-            c.rect(w * 0.34, h * 0.2, w * 0.66, h * 0.3, 10.0, rgb(0x6b3e00), 1.0);
+            c.rect(
+                w * 0.36,
+                h * 0.28,
+                w * 0.64,
+                h * 0.9,
+                40.0,
+                rgb(0xb86b00),
+                0.85,
+            );
+            c.rect(
+                w * 0.34,
+                h * 0.2,
+                w * 0.66,
+                h * 0.3,
+                10.0,
+                rgb(0x6b3e00),
+                1.0,
+            );
             c.ellipse(w * 0.44, h * 0.5, 18.0, 70.0, 0.0, rgb(0xffffff), 0.25);
             c.into_image()
         }
@@ -223,11 +275,26 @@ pub fn product_picture(category: &str, key: &str) -> DynamicImage {
             let mut c = Canvas::new(bg0, bg1);
             for _ in 0..14 {
                 let (x, y) = (rng.random_range(0.0..w), rng.random_range(0.0..h));
-                c.ellipse(x, y, 70.0, 28.0, rng.random_range(0.0..3.14), leaf, 0.85);
+                c.ellipse(
+                    x,
+                    y,
+                    70.0,
+                    28.0,
+                    rng.random_range(0.0..std::f32::consts::PI),
+                    leaf,
+                    0.85,
+                );
             }
             for _ in 0..rng.random_range(9..14) {
-                let (x, y) = (rng.random_range(80.0..w - 80.0), rng.random_range(80.0..h - 80.0));
-                let r = if category == "plum" { rng.random_range(55.0..80.0) } else { rng.random_range(85.0..120.0) };
+                let (x, y) = (
+                    rng.random_range(80.0..w - 80.0),
+                    rng.random_range(80.0..h - 80.0),
+                );
+                let r = if category == "plum" {
+                    rng.random_range(55.0..80.0)
+                } else {
+                    rng.random_range(85.0..120.0)
+                };
                 let tone = jitter(&mut rng, fruit);
                 c.circle(x + 8.0, y + 10.0, r, rgb(0x000000), 0.18);
                 c.circle(x, y, r, tone, 1.0);
@@ -251,11 +318,26 @@ pub fn product_picture(category: &str, key: &str) -> DynamicImage {
                     c.circle(x as f32, y - 1.0, 1.0, rgb(0xd7ccc8), 0.25);
                 }
             }
-            c.rect(w * 0.45, h * 0.1, w * 0.55, h * 0.9, 8.0, rgb(0xc62828), 0.9);
+            c.rect(
+                w * 0.45,
+                h * 0.1,
+                w * 0.55,
+                h * 0.9,
+                8.0,
+                rgb(0xc62828),
+                0.9,
+            );
             c.into_image()
         }
         "brocade" => {
-            let palette = [rgb(0xc62828), rgb(0x212121), rgb(0xfbc02d), rgb(0x2e7d32), rgb(0x1565c0), rgb(0xf5f5f5)];
+            let palette = [
+                rgb(0xc62828),
+                rgb(0x212121),
+                rgb(0xfbc02d),
+                rgb(0x2e7d32),
+                rgb(0x1565c0),
+                rgb(0xf5f5f5),
+            ];
             let mut c = Canvas::new(rgb(0x1a1a1a), rgb(0x111111));
             let size = rng.random_range(110.0..150.0);
             let start = rng.random_range(0..palette.len());
@@ -275,7 +357,15 @@ pub fn product_picture(category: &str, key: &str) -> DynamicImage {
                 row += 1;
             }
             for band in [h * 0.06, h * 0.94] {
-                c.rect(0.0, band - 14.0, w, band + 14.0, 0.0, palette[start % palette.len()], 1.0);
+                c.rect(
+                    0.0,
+                    band - 14.0,
+                    w,
+                    band + 14.0,
+                    0.0,
+                    palette[start % palette.len()],
+                    1.0,
+                );
             }
             c.into_image()
         }
@@ -288,11 +378,35 @@ pub fn product_picture(category: &str, key: &str) -> DynamicImage {
                     let (x, y) = (i as f32 * strip, j as f32 * strip);
                     let over = (i + j) % 2 == 0;
                     let tone = if over { rgb(0xd9b777) } else { rgb(0xb08d4f) };
-                    c.rect(x + 2.0, y + 2.0, x + strip - 2.0, y + strip - 2.0, 4.0, jitter(&mut rng, tone), 1.0);
+                    c.rect(
+                        x + 2.0,
+                        y + 2.0,
+                        x + strip - 2.0,
+                        y + strip - 2.0,
+                        4.0,
+                        jitter(&mut rng, tone),
+                        1.0,
+                    );
                     if over {
-                        c.rect(x + 6.0, y + strip * 0.45, x + strip - 6.0, y + strip * 0.55, 2.0, rgb(0xf3e2b3), 0.6);
+                        c.rect(
+                            x + 6.0,
+                            y + strip * 0.45,
+                            x + strip - 6.0,
+                            y + strip * 0.55,
+                            2.0,
+                            rgb(0xf3e2b3),
+                            0.6,
+                        );
                     } else {
-                        c.rect(x + strip * 0.45, y + 6.0, x + strip * 0.55, y + strip - 6.0, 2.0, rgb(0x8a6a35), 0.5);
+                        c.rect(
+                            x + strip * 0.45,
+                            y + 6.0,
+                            x + strip * 0.55,
+                            y + strip - 6.0,
+                            2.0,
+                            rgb(0x8a6a35),
+                            0.5,
+                        );
                     }
                 }
             }
@@ -302,20 +416,48 @@ pub fn product_picture(category: &str, key: &str) -> DynamicImage {
             let mut c = Canvas::new(rgb(0xfce4ec), rgb(0xf8bbd0));
             let flowers = rng.random_range(3..6);
             for _ in 0..flowers {
-                let (cx, cy) = (rng.random_range(150.0..w - 150.0), rng.random_range(150.0..h - 150.0));
+                let (cx, cy) = (
+                    rng.random_range(150.0..w - 150.0),
+                    rng.random_range(150.0..h - 150.0),
+                );
                 let petals = rng.random_range(5..9);
                 let r = rng.random_range(70.0..120.0);
-                let base = [rgb(0xd81b60), rgb(0x8e24aa), rgb(0xe53935), rgb(0x3949ab)][rng.random_range(0..4)];
+                let base = [rgb(0xd81b60), rgb(0x8e24aa), rgb(0xe53935), rgb(0x3949ab)]
+                    [rng.random_range(0..4)];
                 let color = jitter(&mut rng, base);
                 for p in 0..petals {
                     let a = p as f32 / petals as f32 * std::f32::consts::TAU;
-                    c.ellipse(cx + a.cos() * r * 0.55, cy + a.sin() * r * 0.55, r * 0.55, r * 0.22, a, color, 0.9);
-                    c.ellipse(cx + a.cos() * r * 0.55, cy + a.sin() * r * 0.55, r * 0.4, r * 0.08, a, rgb(0xffffff), 0.35);
+                    c.ellipse(
+                        cx + a.cos() * r * 0.55,
+                        cy + a.sin() * r * 0.55,
+                        r * 0.55,
+                        r * 0.22,
+                        a,
+                        color,
+                        0.9,
+                    );
+                    c.ellipse(
+                        cx + a.cos() * r * 0.55,
+                        cy + a.sin() * r * 0.55,
+                        r * 0.4,
+                        r * 0.08,
+                        a,
+                        rgb(0xffffff),
+                        0.35,
+                    );
                 }
                 c.circle(cx, cy, r * 0.18, rgb(0xfdd835), 1.0);
                 for _ in 0..3 {
                     let a = rng.random_range(0.0..std::f32::consts::TAU);
-                    c.ellipse(cx + a.cos() * r * 1.2, cy + a.sin() * r * 1.2, r * 0.4, r * 0.14, a, rgb(0x43a047), 0.9);
+                    c.ellipse(
+                        cx + a.cos() * r * 1.2,
+                        cy + a.sin() * r * 1.2,
+                        r * 0.4,
+                        r * 0.14,
+                        a,
+                        rgb(0x43a047),
+                        0.9,
+                    );
                 }
             }
             c.into_image()
@@ -324,10 +466,21 @@ pub fn product_picture(category: &str, key: &str) -> DynamicImage {
             // 山货: mushrooms, walnuts and dried slices on burlap.
             let mut c = Canvas::new(rgb(0xbcaaa4), rgb(0x8d6e63));
             for _ in 0..rng.random_range(10..16) {
-                let (x, y) = (rng.random_range(80.0..w - 80.0), rng.random_range(100.0..h - 60.0));
+                let (x, y) = (
+                    rng.random_range(80.0..w - 80.0),
+                    rng.random_range(100.0..h - 60.0),
+                );
                 let r = rng.random_range(55.0..90.0);
                 if rng.random_bool(0.5) {
-                    c.rect(x - r * 0.2, y, x + r * 0.2, y + r * 0.9, 10.0, rgb(0xefe6d8), 1.0);
+                    c.rect(
+                        x - r * 0.2,
+                        y,
+                        x + r * 0.2,
+                        y + r * 0.9,
+                        10.0,
+                        rgb(0xefe6d8),
+                        1.0,
+                    );
                     c.ellipse(x, y, r, r * 0.55, 0.0, jitter(&mut rng, rgb(0x5d4037)), 1.0);
                 } else {
                     c.circle(x, y, r * 0.6, jitter(&mut rng, rgb(0xa1887f)), 1.0);
@@ -345,14 +498,29 @@ pub fn producer_picture(key: &str) -> DynamicImage {
     let (w, h) = (WIDTH as f32, HEIGHT as f32);
     let sky_top = shade(rgb(0x90caf9), rng.random_range(0.85..1.1));
     let mut c = Canvas::new(sky_top, rgb(0xfff8e1));
-    let sun = (rng.random_range(w * 0.1..w * 0.9), rng.random_range(h * 0.1..h * 0.3));
+    let sun = (
+        rng.random_range(w * 0.1..w * 0.9),
+        rng.random_range(h * 0.1..h * 0.3),
+    );
     c.circle(sun.0, sun.1, 50.0, rgb(0xfff59d), 0.9);
-    let greens = [rgb(0x90a4ae), rgb(0x78909c), rgb(0x66bb6a), rgb(0x43a047), rgb(0x2e7d32)];
+    let greens = [
+        rgb(0x90a4ae),
+        rgb(0x78909c),
+        rgb(0x66bb6a),
+        rgb(0x43a047),
+        rgb(0x2e7d32),
+    ];
     for (layer, green) in greens.iter().enumerate() {
         let base = h * (0.35 + layer as f32 * 0.11);
-        let (a1, f1, p1) = (rng.random_range(30.0..90.0), rng.random_range(0.003..0.008), rng.random_range(0.0..6.0));
+        let (a1, f1, p1) = (
+            rng.random_range(30.0..90.0),
+            rng.random_range(0.003..0.008),
+            rng.random_range(0.0..6.0),
+        );
         let (a2, f2) = (rng.random_range(10.0..30.0), rng.random_range(0.01..0.03));
-        c.below(*green, 1.0, |x| base - a1 * (x * f1 + p1).sin().abs() + a2 * (x * f2).sin());
+        c.below(*green, 1.0, |x| {
+            base - a1 * (x * f1 + p1).sin().abs() + a2 * (x * f2).sin()
+        });
         if layer >= 2 {
             for k in 1..4 {
                 let y0 = base + k as f32 * 16.0;
@@ -361,7 +529,15 @@ pub fn producer_picture(key: &str) -> DynamicImage {
         }
     }
     let (hx, hy) = (rng.random_range(w * 0.2..w * 0.8), h * 0.78);
-    c.rect(hx - 60.0, hy - 40.0, hx + 60.0, hy + 40.0, 3.0, rgb(0xf5f5f5), 1.0);
+    c.rect(
+        hx - 60.0,
+        hy - 40.0,
+        hx + 60.0,
+        hy + 40.0,
+        3.0,
+        rgb(0xf5f5f5),
+        1.0,
+    );
     c.diamond(hx, hy - 40.0, 80.0, 30.0, rgb(0x37474f), 1.0);
     c.rect(hx - 14.0, hy, hx + 14.0, hy + 40.0, 2.0, rgb(0x6d4c41), 1.0);
     c.into_image()

@@ -81,14 +81,25 @@ pub async fn seed(
         let products: Vec<String> = sqlx::query_scalar("select slug from products")
             .fetch_all(&mut *conn)
             .await?;
-        (producers.into_iter().collect::<HashSet<_>>(), products.into_iter().collect::<HashSet<_>>())
+        (
+            producers.into_iter().collect::<HashSet<_>>(),
+            products.into_iter().collect::<HashSet<_>>(),
+        )
     };
     let mut jobs: Vec<(String, Option<String>)> = Vec::new();
     if options.pictures {
-        for p in demo.producers.iter().filter(|p| !existing_producers.contains(&p.slug)) {
+        for p in demo
+            .producers
+            .iter()
+            .filter(|p| !existing_producers.contains(&p.slug))
+        {
             jobs.push((p.slug.clone(), None));
         }
-        for p in demo.products.iter().filter(|p| !existing_products.contains(&p.product.slug)) {
+        for p in demo
+            .products
+            .iter()
+            .filter(|p| !existing_products.contains(&p.product.slug))
+        {
             jobs.push((p.product.slug.clone(), Some(p.product.category.clone())));
         }
     }
@@ -114,16 +125,26 @@ pub async fn seed(
         let new = &demo_product.product;
         let producer = producer::by_slug(&mut tx, &new.producer)
             .await?
-            .ok_or_else(|| CatalogError::invalid("producer", format!("no producer {}", new.producer)))?;
+            .ok_or_else(|| {
+                CatalogError::invalid("producer", format!("no producer {}", new.producer))
+            })?;
         let category = categories
             .iter()
             .find(|c| c.slug == new.category)
-            .ok_or_else(|| CatalogError::invalid("category", format!("no category {}", new.category)))?;
+            .ok_or_else(|| {
+                CatalogError::invalid("category", format!("no category {}", new.category))
+            })?;
         // Spread creation times so "newest" has an order to show.
         let created = now - (demo.products.len() - i) as i64 * 3_600_000;
-        let (id, added) =
-            product::insert_if_missing(&mut tx, new, producer.id, category.id, ProductStatus::Published, created)
-                .await?;
+        let (id, added) = product::insert_if_missing(
+            &mut tx,
+            new,
+            producer.id,
+            category.id,
+            ProductStatus::Published,
+            created,
+        )
+        .await?;
         if !added {
             continue;
         }

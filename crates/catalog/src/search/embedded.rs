@@ -16,14 +16,14 @@ use tantivy::query::{
     TermQuery,
 };
 use tantivy::schema::{
-    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
-    Value as _,
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions, Value as _,
 };
 use tantivy::snippet::SnippetGenerator;
 use tantivy::tokenizer::{LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer};
 use tantivy::{
-    DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, Searcher,
-    SegmentReader, TantivyDocument, Term,
+    DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, Searcher, SegmentReader,
+    TantivyDocument, Term,
 };
 
 use super::tokenizer::{ChineseTokenizer, Mode, cjk_chars};
@@ -39,7 +39,9 @@ const WRITER_MEMORY: usize = 64 * 1024 * 1024;
 const NAME: &str = "embedded";
 
 /// Words too common to narrow a search.
-const STOPWORDS: &[&str] = &["的", "了", "和", "与", "及", "或", "在", "是", "我", "要", "买"];
+const STOPWORDS: &[&str] = &[
+    "的", "了", "和", "与", "及", "或", "在", "是", "我", "要", "买",
+];
 
 #[derive(Clone, Copy)]
 struct Fields {
@@ -89,7 +91,11 @@ fn schema() -> (Schema, Fields) {
                 .set_tokenizer("zh")
                 .set_index_option(IndexRecordOption::WithFreqsAndPositions),
         );
-        if stored { options.set_stored() } else { options }
+        if stored {
+            options.set_stored()
+        } else {
+            options
+        }
     };
     let en = TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
@@ -192,7 +198,12 @@ impl EmbeddedSearch {
             writer: Mutex::new(writer),
             fields,
         };
-        Ok((EmbeddedSearch { inner: Arc::new(inner) }, fresh))
+        Ok((
+            EmbeddedSearch {
+                inner: Arc::new(inner),
+            },
+            fresh,
+        ))
     }
 
     async fn blocking<T: Send + 'static>(
@@ -234,7 +245,9 @@ impl Inner {
     }
 
     fn writer(&self) -> Result<std::sync::MutexGuard<'_, IndexWriter>, SearchError> {
-        self.writer.lock().map_err(|_| failed("index writer poisoned"))
+        self.writer
+            .lock()
+            .map_err(|_| failed("index writer poisoned"))
     }
 
     fn commit(&self, writer: &mut IndexWriter) -> Result<(), SearchError> {
@@ -242,7 +255,11 @@ impl Inner {
         self.reader.reload().map_err(failed)
     }
 
-    fn text_query(&self, searcher: &Searcher, q: &str) -> Result<Option<Box<dyn Query>>, SearchError> {
+    fn text_query(
+        &self,
+        searcher: &Searcher,
+        q: &str,
+    ) -> Result<Option<Box<dyn Query>>, SearchError> {
         let f = self.fields;
         let words: Vec<String> = ChineseTokenizer::new(Mode::Query)
             .tokens(q)
@@ -295,10 +312,16 @@ impl Inner {
             for (field, boost) in f.latin() {
                 let term = Term::from_field_text(field, word);
                 let exact = TermQuery::new(term.clone(), IndexRecordOption::WithFreqs);
-                should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(exact), boost))));
+                should.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(exact), boost)),
+                ));
                 if fuzzy && typos > 0 {
                     let near = FuzzyTermQuery::new(term, typos, true);
-                    should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(near), boost / 2.0))));
+                    should.push((
+                        Occur::Should,
+                        Box::new(BoostQuery::new(Box::new(near), boost / 2.0)),
+                    ));
                 }
             }
         }
@@ -330,12 +353,12 @@ impl Inner {
             )));
         }
         if query.min_price.is_some() || query.max_price.is_some() {
-            let lower = query
-                .min_price
-                .map_or(Bound::Unbounded, |p| Bound::Included(Term::from_field_i64(f.price_fen, p.0)));
-            let upper = query
-                .max_price
-                .map_or(Bound::Unbounded, |p| Bound::Included(Term::from_field_i64(f.price_fen, p.0)));
+            let lower = query.min_price.map_or(Bound::Unbounded, |p| {
+                Bound::Included(Term::from_field_i64(f.price_fen, p.0))
+            });
+            let upper = query.max_price.map_or(Bound::Unbounded, |p| {
+                Bound::Included(Term::from_field_i64(f.price_fen, p.0))
+            });
             filters.push(Box::new(RangeQuery::new(lower, upper)));
         }
         if query.stock == StockFilter::InStock {
@@ -346,7 +369,12 @@ impl Inner {
         }
         filters
             .into_iter()
-            .map(|q| (Occur::Must, Box::new(ConstScoreQuery::new(q, 0.0)) as Box<dyn Query>))
+            .map(|q| {
+                (
+                    Occur::Must,
+                    Box::new(ConstScoreQuery::new(q, 0.0)) as Box<dyn Query>,
+                )
+            })
             .collect()
     }
 
@@ -373,7 +401,10 @@ impl Inner {
         let aggregations = self.facet_request(today)?;
         let facets_collector = AggregationCollector::from_aggs(
             aggregations,
-            AggContextParams::new(AggregationLimitsGuard::default(), self.index.tokenizers().clone()),
+            AggContextParams::new(
+                AggregationLimitsGuard::default(),
+                self.index.tokenizers().clone(),
+            ),
         );
         let (top, total, facets) = searcher
             .search(&*full, &(top, Count, facets_collector))
@@ -411,8 +442,13 @@ impl Inner {
         })
     }
 
-    fn highlighter(&self, searcher: &Searcher, text: &dyn Query) -> Result<SnippetGenerator, SearchError> {
-        let mut generator = SnippetGenerator::create(searcher, text, self.fields.title).map_err(failed)?;
+    fn highlighter(
+        &self,
+        searcher: &Searcher,
+        text: &dyn Query,
+    ) -> Result<SnippetGenerator, SearchError> {
+        let mut generator =
+            SnippetGenerator::create(searcher, text, self.fields.title).map_err(failed)?;
         generator.set_max_num_chars(400);
         Ok(generator)
     }
@@ -433,7 +469,10 @@ impl Inner {
 }
 
 /// The sort key of a document: larger ranks first.
-fn sort_key(segment: &SegmentReader, sort: Sort) -> impl Fn(DocId, Score) -> (f64, i64, i64) + use<> {
+fn sort_key(
+    segment: &SegmentReader,
+    sort: Sort,
+) -> impl Fn(DocId, Score) -> (f64, i64, i64) + use<> {
     let column = |name: &str| segment.fast_fields().i64(name).ok();
     let (price, created, sales, featured) = (
         column("price_fen"),
@@ -518,7 +557,11 @@ impl ProductSearch for EmbeddedSearch {
         .await
     }
 
-    async fn rebuild(&self, docs: Vec<ProductDocument>, progress: Progress) -> Result<(), SearchError> {
+    async fn rebuild(
+        &self,
+        docs: Vec<ProductDocument>,
+        progress: Progress,
+    ) -> Result<(), SearchError> {
         self.blocking(move |inner| {
             let mut writer = inner.writer()?;
             // Readers keep the old segments until this commit: no moment with an empty index.
@@ -537,11 +580,13 @@ impl ProductSearch for EmbeddedSearch {
     }
 
     async fn count(&self) -> Result<u64, SearchError> {
-        self.blocking(|inner| Ok(inner.reader.searcher().num_docs())).await
+        self.blocking(|inner| Ok(inner.reader.searcher().num_docs()))
+            .await
     }
 
     async fn search(&self, query: &ListingQuery, today: i64) -> Result<SearchHits, SearchError> {
         let query = query.clone();
-        self.blocking(move |inner| inner.search(&query, today)).await
+        self.blocking(move |inner| inner.search(&query, today))
+            .await
     }
 }

@@ -19,9 +19,15 @@ use jinguo_common::db::{SqlBuf, flag};
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SearchError {
     #[error("the {backend} search backend cannot be reached: {message}")]
-    Unavailable { backend: &'static str, message: String },
+    Unavailable {
+        backend: &'static str,
+        message: String,
+    },
     #[error("the {backend} search backend failed: {message}")]
-    Failed { backend: &'static str, message: String },
+    Failed {
+        backend: &'static str,
+        message: String,
+    },
 }
 
 /// What a search backend stores about one published product.
@@ -94,7 +100,11 @@ pub trait ProductSearch: Send + Sync + 'static {
 
     /// Replaces the whole index with `docs`; searches keep answering from the old index until
     /// the new one is complete. `progress` is told how many documents are in, of how many.
-    async fn rebuild(&self, docs: Vec<ProductDocument>, progress: Progress) -> Result<(), SearchError>;
+    async fn rebuild(
+        &self,
+        docs: Vec<ProductDocument>,
+        progress: Progress,
+    ) -> Result<(), SearchError>;
 
     /// Number of documents in the index.
     async fn count(&self) -> Result<u64, SearchError>;
@@ -106,7 +116,9 @@ pub trait ProductSearch: Send + Sync + 'static {
 
 /// `2026-11-29` → `20261129`
 pub fn date_number(date: time::Date) -> i64 {
-    i64::from(date.year()) * 10_000 + i64::from(u8::from(date.month())) * 100 + i64::from(date.day())
+    i64::from(date.year()) * 10_000
+        + i64::from(u8::from(date.month())) * 100
+        + i64::from(date.day())
 }
 
 /// Builds the documents of the given products. Returns the documents of those that are
@@ -120,7 +132,11 @@ pub async fn documents_for(
         .bind_list(ids.iter().map(|id| id.0));
     let docs = read_documents(conn, &sql).await?;
     let found: std::collections::HashSet<i64> = docs.iter().map(|d| d.id).collect();
-    let gone = ids.iter().copied().filter(|id| !found.contains(&id.0)).collect();
+    let gone = ids
+        .iter()
+        .copied()
+        .filter(|id| !found.contains(&id.0))
+        .collect();
     Ok((docs, gone))
 }
 
@@ -175,7 +191,11 @@ async fn read_documents(
                 slug: row.try_get("slug")?,
                 title: row.try_get("title")?,
                 title_en: row.try_get("title_en")?,
-                tags: tags.split(',').filter(|t| !t.is_empty()).map(str::to_owned).collect(),
+                tags: tags
+                    .split(',')
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
                 producer_name: row.try_get("producer_name")?,
                 producer_name_en: row.try_get("producer_name_en")?,
                 district,

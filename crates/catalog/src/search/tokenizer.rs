@@ -9,10 +9,47 @@ use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 
 /// Words jieba's general dictionary splits or misses, given a high frequency so they win.
 const SHOP_WORDS: &[&str] = &[
-    "西兰卡普", "土家织锦", "织锦", "苗绣", "蜀绣", "竹编", "腊肉", "老腊肉", "香肠", "蜂蜜",
-    "中蜂", "土蜂蜜", "百花蜜", "苕粉", "红薯粉", "脆李", "脆红李", "脐橙", "春橙", "毛尖",
-    "绿茶", "红茶", "白茶", "山货", "香菇", "木耳", "核桃", "笋干", "洋芋", "洋芋片", "莼菜",
-    "辣椒", "巧姐", "扶贫车间", "示范基地", "合作社", "挂毯", "布鞋", "鞋垫", "背篓", "果脯",
+    "西兰卡普",
+    "土家织锦",
+    "织锦",
+    "苗绣",
+    "蜀绣",
+    "竹编",
+    "腊肉",
+    "老腊肉",
+    "香肠",
+    "蜂蜜",
+    "中蜂",
+    "土蜂蜜",
+    "百花蜜",
+    "苕粉",
+    "红薯粉",
+    "脆李",
+    "脆红李",
+    "脐橙",
+    "春橙",
+    "毛尖",
+    "绿茶",
+    "红茶",
+    "白茶",
+    "山货",
+    "香菇",
+    "木耳",
+    "核桃",
+    "笋干",
+    "洋芋",
+    "洋芋片",
+    "莼菜",
+    "辣椒",
+    "巧姐",
+    "扶贫车间",
+    "示范基地",
+    "合作社",
+    "挂毯",
+    "布鞋",
+    "鞋垫",
+    "背篓",
+    "果脯",
 ];
 
 /// The shop's jieba, built once (loading the dictionary takes a moment).
@@ -63,7 +100,10 @@ pub enum Mode {
 
 impl ChineseTokenizer {
     pub fn new(mode: Mode) -> Self {
-        Self { jieba: jieba(), mode }
+        Self {
+            jieba: jieba(),
+            mode,
+        }
     }
 
     /// The tokens of `text`, lowercased, without punctuation or spaces.
@@ -102,7 +142,11 @@ impl ChineseTokenizer {
 
 /// Splits a query word into its Chinese characters (for words the index does not know whole).
 pub fn cjk_chars(word: &str) -> Option<Vec<String>> {
-    let chars: Vec<String> = word.chars().filter(|c| is_cjk(*c)).map(String::from).collect();
+    let chars: Vec<String> = word
+        .chars()
+        .filter(|c| is_cjk(*c))
+        .map(String::from)
+        .collect();
     (chars.len() > 1 && chars.len() == word.chars().count()).then_some(chars)
 }
 

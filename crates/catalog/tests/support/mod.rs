@@ -4,11 +4,11 @@
 
 #![allow(dead_code)]
 
+use jinguo_catalog::Catalog;
 use jinguo_catalog::demo::{self, SeedOptions};
 use jinguo_catalog::search::embedded::EmbeddedSearch;
-use jinguo_catalog::Catalog;
-use jinguo_common::testing::TestDb;
 use jinguo_common::Clock;
+use jinguo_common::testing::TestDb;
 use std::sync::Arc;
 
 /// Noon on 2026-11-29 in Chongqing (04:00 UTC).
@@ -26,15 +26,24 @@ pub async fn catalog(db: TestDb) -> Fixture {
     let (search, created) = EmbeddedSearch::open(index_dir.path()).unwrap();
     assert!(created);
     let catalog = Catalog::new(db.db.clone(), Clock::manual(NOW), Arc::new(search.clone()));
-    Fixture { catalog, search, index_dir, db }
+    Fixture {
+        catalog,
+        search,
+        index_dir,
+        db,
+    }
 }
 
 /// A catalog holding the demo data, its search index in step.
 pub async fn demo(db: TestDb) -> Fixture {
     let fixture = catalog(db).await;
-    demo::seed(&fixture.catalog, SeedOptions { pictures: false }, &|_, _| {})
-        .await
-        .unwrap();
+    demo::seed(
+        &fixture.catalog,
+        SeedOptions { pictures: false },
+        &|_, _| {},
+    )
+    .await
+    .unwrap();
     fixture.catalog.sync_search().await.unwrap();
     fixture
 }

@@ -11,5 +11,8 @@ pub struct Health {
 /// Liveness: the process is up and serving.
 #[utoipa::path(get, path = "/healthz", tag = "catalog", responses((status = 200, body = Health)))]
 pub async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok", version: env!("CARGO_PKG_VERSION") })
+    Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    })
 }

@@ -7,9 +7,9 @@ mod products;
 mod trace;
 mod types;
 
+use axum::Router;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
-use axum::Router;
 use serde::Serialize;
 use utoipa::OpenApi;
 
@@ -56,9 +56,15 @@ pub struct ErrorDetail {
 }
 
 pub fn error_response(state: &AppState, lang: Lang, report: &ErrorReport) -> Response {
-    let message = state.i18n.locale(lang).fill(report.msg.key, &report.msg.args);
+    let message = state
+        .i18n
+        .locale(lang)
+        .fill(report.msg.key, &report.msg.args);
     let body = ErrorBody {
-        error: ErrorDetail { code: report.code.to_owned(), message },
+        error: ErrorDetail {
+            code: report.code.to_owned(),
+            message,
+        },
     };
     (report.status, Json(body)).into_response()
 }

@@ -1,12 +1,12 @@
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::Json;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
-use super::types::{Images, ProducerInfo, ProductItem, Provenance};
 use super::ErrorBody;
+use super::types::{Images, ProducerInfo, ProductItem, Provenance};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::query::ListingParams;
@@ -154,6 +154,10 @@ pub async fn detail(
             .collect(),
         images: d.images.iter().copied().map(Images::of).collect(),
         producer: ProducerInfo::of(&d.producer, state.today()),
-        provenance: d.batches.iter().map(|b| Provenance::of(b, &d.producer)).collect(),
+        provenance: d
+            .batches
+            .iter()
+            .map(|b| Provenance::of(b, &d.producer))
+            .collect(),
     }))
 }

@@ -1,10 +1,10 @@
-use axum::extract::{Path, State};
 use axum::Json;
+use axum::extract::{Path, State};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::types::{Images, ProducerInfo, Provenance};
 use super::ErrorBody;
+use super::types::{Images, ProducerInfo, Provenance};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::views;

@@ -20,7 +20,10 @@ impl District {
     pub fn of(code: &str) -> District {
         District {
             code: code.to_owned(),
-            name: regions().district(code).map(|d| d.name.clone()).unwrap_or_default(),
+            name: regions()
+                .district(code)
+                .map(|d| d.name.clone())
+                .unwrap_or_default(),
         }
     }
 }
@@ -188,7 +191,10 @@ impl Provenance {
             site: b.site.clone(),
             quantity: b.quantity,
             note: b.note.clone(),
-            producer: ProducerRef { slug: producer.slug.clone(), name: producer.name.clone() },
+            producer: ProducerRef {
+                slug: producer.slug.clone(),
+                name: producer.name.clone(),
+            },
             trace_url: views::trace_url(&b.code),
         }
     }

@@ -45,7 +45,11 @@ pub async fn home(State(state): State<AppState>, req: Req) -> Result<Response, A
         districts: districts
             .iter()
             .map(|(d, n)| Shelf {
-                name: if lang == crate::i18n::Lang::Zh { d.name.clone() } else { d.short_name.clone() },
+                name: if lang == crate::i18n::Lang::Zh {
+                    d.name.clone()
+                } else {
+                    d.short_name.clone()
+                },
                 url: views::district_url(&d.code),
                 count: *n,
             })

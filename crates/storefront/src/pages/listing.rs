@@ -146,11 +146,18 @@ impl Params {
     }
 
     fn url(base: &str, values: &BTreeMap<&'static str, String>, page: Option<u32>) -> String {
-        let mut query: Vec<String> = values.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
+        let mut query: Vec<String> = values
+            .iter()
+            .map(|(k, v)| format!("{k}={}", encode(v)))
+            .collect();
         if let Some(n) = page.filter(|n| *n > 1) {
             query.push(format!("page={n}"));
         }
-        if query.is_empty() { base.to_owned() } else { format!("{base}?{}", query.join("&")) }
+        if query.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}?{}", query.join("&"))
+        }
     }
 }
 
@@ -163,7 +170,8 @@ async fn listing(
     let lang = req.lang;
     let locale = state.i18n.locale(lang);
     let catalog = &state.catalog;
-    let (categories, districts) = tokio::try_join!(catalog.categories_with_counts(), catalog.districts())?;
+    let (categories, districts) =
+        tokio::try_join!(catalog.categories_with_counts(), catalog.districts())?;
     let plain: Vec<_> = categories.iter().map(|(c, _)| c.clone()).collect();
     let mut query = params.parse(&plain)?;
     if base == "/search" && query.q.is_none() {
@@ -182,9 +190,14 @@ async fn listing(
         Err(other) => return Err(other.into()),
     };
     let p = Params::from(base, &params);
-    let facets = browse.as_ref().and_then(|b| b.facets.clone()).unwrap_or_default();
+    let facets = browse
+        .as_ref()
+        .and_then(|b| b.facets.clone())
+        .unwrap_or_default();
     let has_facets = browse.as_ref().is_some_and(|b| b.facets.is_some());
-    let count = |map: &BTreeMap<String, u64>, key: &str| has_facets.then(|| map.get(key).copied().unwrap_or(0));
+    let count = |map: &BTreeMap<String, u64>, key: &str| {
+        has_facets.then(|| map.get(key).copied().unwrap_or(0))
+    };
 
     let mut active = Vec::new();
     let category_options: Vec<FilterOption> = categories
@@ -193,7 +206,10 @@ async fn listing(
             let selected = query.category.as_deref() == Some(c.slug.as_str());
             let label = lang.pick(&c.name, &c.name_en).to_owned();
             if selected {
-                active.push(Link { label: label.clone(), url: p.with("category", None) });
+                active.push(Link {
+                    label: label.clone(),
+                    url: p.with("category", None),
+                });
             }
             FilterOption {
                 url: p.with("category", if selected { None } else { Some(&c.slug) }),
@@ -209,7 +225,10 @@ async fn listing(
             let selected = query.district.as_deref() == Some(d.code.as_str());
             let label = d.short_name.clone();
             if selected {
-                active.push(Link { label: d.name.clone(), url: p.with("district", None) });
+                active.push(Link {
+                    label: d.name.clone(),
+                    url: p.with("district", None),
+                });
             }
             FilterOption {
                 url: p.with("district", if selected { None } else { Some(&d.code) }),
@@ -225,7 +244,10 @@ async fn listing(
             let selected = query.producer_kind == Some(*k);
             let label = locale.get(&format!("kinds.{}", k.as_str())).to_owned();
             if selected {
-                active.push(Link { label: label.clone(), url: p.with("kind", None) });
+                active.push(Link {
+                    label: label.clone(),
+                    url: p.with("kind", None),
+                });
             }
             FilterOption {
                 url: p.with("kind", if selected { None } else { Some(k.as_str()) }),
@@ -247,7 +269,10 @@ async fn listing(
         count: count(&facets.certified, "true"),
     };
     if query.certified {
-        active.push(Link { label: certified.label.clone(), url: p.with("certified", None) });
+        active.push(Link {
+            label: certified.label.clone(),
+            url: p.with("certified", None),
+        });
     }
     let price_label = |fen: jinguo_common::money::Fen| format!("¥{}", fen.yuan_string());
     match (query.min_price, query.max_price) {
@@ -299,7 +324,10 @@ async fn listing(
             .values
             .iter()
             .filter(|(k, _)| !matches!(**k, "min_price" | "max_price"))
-            .map(|(k, v)| Hidden { name: k, value: v.clone() })
+            .map(|(k, v)| Hidden {
+                name: k,
+                value: v.clone(),
+            })
             .collect(),
     };
 
@@ -321,11 +349,25 @@ async fn listing(
         pages,
         prev: (page > 1).then(|| p.page(page - 1)),
         next: (page < pages).then(|| p.page(page + 1)),
-        links: page_window(page, pages).map(|n| PageLink { n, url: p.page(n), current: n == page }).collect(),
+        links: page_window(page, pages)
+            .map(|n| PageLink {
+                n,
+                url: p.page(n),
+                current: n == page,
+            })
+            .collect(),
     };
     let empty = results.is_empty();
-    let suggestions = if empty { suggestions(&query, &p, locale) } else { Vec::new() };
-    let popular = if empty { views::cards(&catalog.featured(8).await?, lang) } else { Vec::new() };
+    let suggestions = if empty {
+        suggestions(&query, &p, locale)
+    } else {
+        Vec::new()
+    };
+    let popular = if empty {
+        views::cards(&catalog.featured(8).await?, lang)
+    } else {
+        Vec::new()
+    };
 
     let q = query.q.clone().unwrap_or_default();
     let heading = heading(&query, &categories, lang, locale);
@@ -392,12 +434,21 @@ fn suggestions(query: &ListingQuery, p: &Params, locale: &Locale) -> Vec<Link> {
         });
     }
     if query.has_filters() {
-        out.push(Link { label: locale.get("listing.clear_filters").to_owned(), url: p.base.to_owned() });
+        out.push(Link {
+            label: locale.get("listing.clear_filters").to_owned(),
+            url: p.base.to_owned(),
+        });
     }
     if query.stock == StockFilter::InStock {
-        out.push(Link { label: locale.get("filters.include_sold_out").to_owned(), url: p.with("stock", Some("all")) });
+        out.push(Link {
+            label: locale.get("filters.include_sold_out").to_owned(),
+            url: p.with("stock", Some("all")),
+        });
     }
-    out.push(Link { label: locale.get("nav.products").to_owned(), url: "/products".into() });
+    out.push(Link {
+        label: locale.get("nav.products").to_owned(),
+        url: "/products".into(),
+    });
     out
 }
 

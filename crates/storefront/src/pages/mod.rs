@@ -100,7 +100,11 @@ impl<T> View<T> {
     }
 }
 
-pub fn render<T: Serialize>(state: &AppState, req: &Req, view: View<T>) -> Result<Response, AppError> {
+pub fn render<T: Serialize>(
+    state: &AppState,
+    req: &Req,
+    view: View<T>,
+) -> Result<Response, AppError> {
     render_with(state, req.lang, &req.path_and_query(), StatusCode::OK, view)
 }
 
@@ -130,8 +134,14 @@ fn render_with<T: Serialize>(
     let html = state.i18n.tera(lang).render(view.template, &context)?;
     let mut response = (status, Html(html)).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(lang.code()));
-    headers.insert(header::VARY, HeaderValue::from_static("Cookie, Accept-Language"));
+    headers.insert(
+        header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(lang.code()),
+    );
+    headers.insert(
+        header::VARY,
+        HeaderValue::from_static("Cookie, Accept-Language"),
+    );
     Ok(response)
 }
 
@@ -161,8 +171,14 @@ pub fn error_page(state: &AppState, lang: Lang, path: &str, report: &ErrorReport
         _ => "errors.server_error_title",
     };
     let mut links = vec![
-        Link { label: locale.get("nav.home").to_owned(), url: "/".into() },
-        Link { label: locale.get("nav.products").to_owned(), url: "/products".into() },
+        Link {
+            label: locale.get("nav.home").to_owned(),
+            url: "/".into(),
+        },
+        Link {
+            label: locale.get("nav.products").to_owned(),
+            url: "/products".into(),
+        },
     ];
     if let Some(slug) = path.strip_prefix("/products/") {
         let words = slug.replace('-', " ");
@@ -196,14 +212,25 @@ struct SwitchParams {
 
 /// Remembers the chosen language in a cookie and goes back to the page (a plain link: no
 /// JavaScript needed).
-async fn switch_lang(State(state): State<AppState>, Query(params): Query<SwitchParams>) -> Response {
-    let lang = params.to.as_deref().and_then(Lang::parse).unwrap_or(Lang::Zh);
+async fn switch_lang(
+    State(state): State<AppState>,
+    Query(params): Query<SwitchParams>,
+) -> Response {
+    let lang = params
+        .to
+        .as_deref()
+        .and_then(Lang::parse)
+        .unwrap_or(Lang::Zh);
     // Only paths on this site: never `//elsewhere` or `https://…`.
     let next = params
         .next
         .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
         .unwrap_or_else(|| "/".to_owned());
-    let secure = if state.settings.public_url.starts_with("https://") { "; Secure" } else { "" };
+    let secure = if state.settings.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
     let cookie = format!(
         "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly{secure}",
         lang.code()

@@ -24,7 +24,10 @@ pub async fn producer(
     let lang = req.lang;
     let panel = views::producer_panel(&producer, state.today(), lang, state.i18n.locale(lang));
     let body = ProducerPage {
-        story: lang.pick(&producer.story, &producer.story_en).trim().to_owned(),
+        story: lang
+            .pick(&producer.story, &producer.story_en)
+            .trim()
+            .to_owned(),
         products: views::cards(&products, lang),
         founded_year: producer.founded_year,
         producer: panel,
@@ -47,8 +50,10 @@ struct ProducersPage {
 pub async fn producers(State(state): State<AppState>, req: Req) -> Result<Response, AppError> {
     let lang = req.lang;
     let locale = state.i18n.locale(lang);
-    let (producers, counts) =
-        tokio::try_join!(state.catalog.producers(), state.catalog.product_counts_by_producer())?;
+    let (producers, counts) = tokio::try_join!(
+        state.catalog.producers(),
+        state.catalog.product_counts_by_producer()
+    )?;
     let body = ProducersPage {
         producers: producers
             .iter()

@@ -75,8 +75,15 @@ pub async fn product(
     let body = ProductPage {
         product: ProductView {
             title: title.clone(),
-            title_en: if lang == crate::i18n::Lang::Zh { p.title_en.clone() } else { String::new() },
-            description: lang.pick(&p.description, &p.description_en).trim().to_owned(),
+            title_en: if lang == crate::i18n::Lang::Zh {
+                p.title_en.clone()
+            } else {
+                String::new()
+            },
+            description: lang
+                .pick(&p.description, &p.description_en)
+                .trim()
+                .to_owned(),
             unit: p.unit.clone(),
             origin: p.origin.clone(),
             shelf_life: p
@@ -84,13 +91,19 @@ pub async fn product(
                 .map(|n| locale.fill("product.shelf_life_days", &[("n", n.to_string())])),
             tags: p.tags.clone(),
             category: Link {
-                label: lang.pick(&detail.category.name, &detail.category.name_en).to_owned(),
+                label: lang
+                    .pick(&detail.category.name, &detail.category.name_en)
+                    .to_owned(),
                 url: views::category_url(&detail.category.slug),
             },
             images: detail
                 .images
                 .iter()
-                .map(|id| Image { picture: Picture::new(*id, &title), width: 480, height: 360 })
+                .map(|id| Image {
+                    picture: Picture::new(*id, &title),
+                    width: 480,
+                    height: 360,
+                })
                 .collect(),
         },
         price: views::price_range(detail.skus.iter().map(|s| s.price)),

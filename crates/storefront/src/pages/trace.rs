@@ -39,7 +39,9 @@ pub async fn trace(
 ) -> Result<Response, AppError> {
     let trace = state.catalog.trace(&code).await?;
     let lang = req.lang;
-    let title = lang.pick(&trace.product.title, &trace.product.title_en).to_owned();
+    let title = lang
+        .pick(&trace.product.title, &trace.product.title_en)
+        .to_owned();
     let body = TracePage {
         code: trace.batch.code.clone(),
         batch: BatchView {
@@ -54,9 +56,17 @@ pub async fn trace(
             image: trace.image_id.map(|id| Picture::new(id, &title)),
             title: title.clone(),
         },
-        producer: views::producer_panel(&trace.producer, state.today(), lang, state.i18n.locale(lang)),
+        producer: views::producer_panel(
+            &trace.producer,
+            state.today(),
+            lang,
+            state.i18n.locale(lang),
+        ),
     };
-    let page_title = state.i18n.locale(lang).fill("trace.title", &[("code", body.code.clone())]);
+    let page_title = state
+        .i18n
+        .locale(lang)
+        .fill("trace.title", &[("code", body.code.clone())]);
     render(&state, &req, View::new("trace.html", page_title, body))
 }
 
@@ -70,6 +80,8 @@ pub async fn lookup(Query(form): Query<CodeForm>) -> Result<Response, AppError> 
     let typed = form.code.unwrap_or_default();
     match jinguo_catalog::batch::normalize_code(&typed) {
         Some(code) => Ok(Redirect::to(&views::trace_url(&encode(&code))).into_response()),
-        None => Err(AppError::BadRequest(Msg::new("errors.bad_code").with("value", typed))),
+        None => Err(AppError::BadRequest(
+            Msg::new("errors.bad_code").with("value", typed),
+        )),
     }
 }

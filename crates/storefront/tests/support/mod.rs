@@ -29,9 +29,15 @@ pub async fn shop(db: TestDb, pictures: bool) -> Shop {
     settings.database_url = Some(SecretString::from(db.url()));
     settings.data_dir = data_dir.path().to_owned();
     let app = App::build(settings, Clock::manual(NOW)).await.unwrap();
-    demo::seed(&app.state.catalog, SeedOptions { pictures }, &|_, _| {}).await.unwrap();
+    demo::seed(&app.state.catalog, SeedOptions { pictures }, &|_, _| {})
+        .await
+        .unwrap();
     app.state.catalog.sync_search().await.unwrap();
-    Shop { state: app.state, data_dir, db }
+    Shop {
+        state: app.state,
+        data_dir,
+        db,
+    }
 }
 
 pub struct Reply {
@@ -74,8 +80,18 @@ impl Shop {
             .unwrap();
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
-        Reply { status, headers, body }
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 }
 
