@@ -2,7 +2,9 @@
 # Load benchmark: the home page, a listing, a product page and /healthz of one release build of
 # `jinguo serve`, 64 connections each, on SQLite and (when JINGUO_BENCH_POSTGRES_URL or
 # JINGUO_TEST_POSTGRES_URL names a server) on PostgreSQL. Prints requests/s and p99 latency for
-# each URL and each page's requests/s as a share of /healthz's, measured in the same run.
+# each URL and each page's requests/s as a share of /healthz's, measured in the same run: once as
+# served (catalog reads and rendered pages reused for 2 s), once with caching off
+# (JINGUO_CACHE_TTL_MS=0), which is what every request would cost without it.
 #
 #   bash bench/load.sh              # needs wrk (Debian: apt-get install wrk)
 #   DURATION=30s bash bench/load.sh
@@ -29,7 +31,7 @@ trap cleanup EXIT
 # Starts the server on the given database and waits for its address.
 start() {
   local db_url=$1 log=$work/serve.log
-  JINGUO_LOG=warn "$BIN" serve --demo --listen 127.0.0.1:0 --data-dir "$work/data-$2" \
+  JINGUO_CACHE_TTL_MS=$3 JINGUO_LOG=warn "$BIN" serve --demo --listen 127.0.0.1:0 --data-dir "$work/data-$2" \
     --database-url "$db_url" >"$log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 600); do
@@ -58,23 +60,33 @@ to_ms() { # 1.23ms / 850.00us / 1.20s → milliseconds
   awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) n=n; else if (v ~ /s$/) n*=1000; printf "%.2f", n }'
 }
 
-run_backend() {
-  local name=$1 url=$2
-  start "$url" "$name"
-  # Warm up: caches, connection pool, page cache.
-  wrk -t1 -c8 -d2s "$addr/" >/dev/null
-  declare -A rps p99
-  local pages=("/healthz" "/" "/products" "/products/chengkou-larou-500g")
+measure_all() { # ttl → fills rps[] and p99[] for each page
+  local ttl=$1
+  start "$url" "$name" "$ttl"
+  wrk -t1 -c8 -d2s "$addr/" >/dev/null   # warm up
   for path in "${pages[@]}"; do
     read -r r p < <(measure "$addr$path")
-    rps[$path]=$r; p99[$path]=$(to_ms "$p")
+    rps[$ttl$path]=$r; p99[$ttl$path]=$(to_ms "$p")
   done
   stop
-  printf '\n%s (%s connections, %s each, %s)\n' "$name" "$CONNECTIONS" "$DURATION" "$(nproc) cores"
-  printf '  %-32s %10s %9s %10s\n' "path" "req/s" "p99 ms" "vs healthz"
+}
+
+run_backend() {
+  name=$1 url=$2
+  declare -gA rps p99
+  pages=("/healthz" "/" "/products" "/products/chengkou-larou-500g")
+  measure_all 2000
+  measure_all 0
+  printf '\n%s (%s connections, %s each, %s cores)\n' "$name" "$CONNECTIONS" "$DURATION" "$(nproc)"
+  printf '  %-32s | %8s %8s %6s | %8s %8s %6s\n' "" "cached" "" "" "no cache" "" ""
+  printf '  %-32s | %8s %8s %6s | %8s %8s %6s\n' "path" "req/s" "p99 ms" "/hz" "req/s" "p99 ms" "/hz"
   for path in "${pages[@]}"; do
-    ratio=$(awk -v a="${rps[$path]}" -v b="${rps[/healthz]}" 'BEGIN { printf "%.0f%%", 100*a/b }')
-    printf '  %-32s %10.0f %9s %10s\n' "$path" "${rps[$path]}" "${p99[$path]}" "$ratio"
+    local line=""
+    for ttl in 2000 0; do
+      ratio=$(awk -v a="${rps[$ttl$path]}" -v b="${rps[$ttl/healthz]}" 'BEGIN { printf "%.0f%%", 100*a/b }')
+      line+=$(printf ' | %8.0f %8s %6s' "${rps[$ttl$path]}" "${p99[$ttl$path]}" "$ratio")
+    done
+    printf '  %-32s%s\n' "$path" "$line"
   done
 }
 

@@ -19,6 +19,7 @@ use crate::outbox::{self, OutboxError};
 use crate::producer::{self, Producer, ProducerId};
 use crate::product::{self, ProductDetail, ProductId, ProductStatus, ProductSummary, SkuId};
 use crate::search::{self, ProductSearch, Progress, date_number};
+use jinguo_common::cache::{Freshness, TtlMap};
 
 /// Rows the search worker sends in one batch.
 const OUTBOX_BATCH: i64 = 200;
@@ -43,22 +44,64 @@ struct Inner {
     search: Arc<dyn ProductSearch>,
     /// Woken after each write in this process, so its search documents go out at once.
     changed: Notify,
+    fresh: Freshness,
+    cache: Caches,
 }
+
+/// What pages read most, kept for a few seconds (see [`crate::cache`]).
+#[derive(Default)]
+struct Caches {
+    products: TtlMap<String, ProductDetail>,
+    browse: TtlMap<ListingQuery, Browse>,
+    producers: TtlMap<String, (Producer, Vec<ProductSummary>)>,
+    products_of: TtlMap<ProducerId, Vec<ProductSummary>>,
+    featured: TtlMap<u32, Vec<ProductSummary>>,
+    categories: TtlMap<(), Vec<(Category, i64)>>,
+    districts: TtlMap<(), Vec<(District, i64)>>,
+    stats: TtlMap<(), Stats>,
+}
+
+/// How long cached reads live unless configured otherwise.
+pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(2);
 
 impl Catalog {
     pub fn new(db: Db, clock: Clock, search: Arc<dyn ProductSearch>) -> Self {
+        Self::with_cache_ttl(db, clock, search, DEFAULT_CACHE_TTL)
+    }
+
+    /// A catalog whose cached reads live for `ttl` (zero: no caching).
+    pub fn with_cache_ttl(
+        db: Db,
+        clock: Clock,
+        search: Arc<dyn ProductSearch>,
+        ttl: Duration,
+    ) -> Self {
         Catalog {
             inner: Arc::new(Inner {
                 db,
                 clock,
                 search,
                 changed: Notify::new(),
+                fresh: Freshness::new(ttl),
+                cache: Caches::default(),
             }),
         }
     }
 
+    /// After a write: drop cached reads and wake the search worker.
+    fn changed(&self) {
+        self.inner.fresh.invalidate();
+        self.inner.changed.notify_one();
+    }
+
     pub fn db(&self) -> &Db {
         &self.inner.db
+    }
+
+    /// The lifetime and generation of cached reads; a write here makes them all stale. Caches
+    /// of things derived from the catalog (rendered pages) share it.
+    pub fn freshness(&self) -> &Freshness {
+        &self.inner.fresh
     }
 
     pub fn clock(&self) -> &Clock {
@@ -80,57 +123,99 @@ impl Catalog {
     // ---- reading -------------------------------------------------------------------------
 
     pub async fn categories(&self) -> Result<Vec<Category>, CatalogError> {
-        Ok(category::all(&mut *self.conn().await?).await?)
+        Ok(self
+            .categories_with_counts()
+            .await?
+            .iter()
+            .map(|(c, _)| c.clone())
+            .collect())
     }
 
-    pub async fn categories_with_counts(&self) -> Result<Vec<(Category, i64)>, CatalogError> {
-        Ok(category::with_counts(&mut *self.conn().await?).await?)
+    /// Every category with its number of published products.
+    pub async fn categories_with_counts(&self) -> Result<Arc<Vec<(Category, i64)>>, CatalogError> {
+        let load = async { Ok(category::with_counts(&mut *self.conn().await?).await?) };
+        self.inner
+            .cache
+            .categories
+            .get_or_load(&self.inner.fresh, &(), load)
+            .await
     }
 
     /// Figures for the front page, counted from the tables.
     pub async fn stats(&self) -> Result<Stats, CatalogError> {
-        let row = sqlx::query(
-            "select (select count(*) from producers) as producers,
-                    (select count(*) from products where status = 'published') as products,
-                    (select count(distinct district_code) from producers) as districts,
-                    (select cast(coalesce(sum(women_employed), 0) as bigint) from producers) as women",
-        )
-        .fetch_one(self.inner.db.pool())
-        .await?;
-        use sqlx::Row;
-        Ok(Stats {
-            producers: row.try_get("producers")?,
-            products: row.try_get("products")?,
-            districts: row.try_get("districts")?,
-            women_employed: row.try_get("women")?,
-        })
+        let load = async {
+            use sqlx::Row;
+            let row = sqlx::query(
+                "select (select count(*) from producers) as producers,
+                        (select count(*) from products where status = 'published') as products,
+                        (select count(distinct district_code) from producers) as districts,
+                        (select cast(coalesce(sum(women_employed), 0) as bigint) from producers) as women",
+            )
+            .fetch_one(self.inner.db.pool())
+            .await?;
+            Ok::<_, CatalogError>(Stats {
+                producers: row.try_get("producers")?,
+                products: row.try_get("products")?,
+                districts: row.try_get("districts")?,
+                women_employed: row.try_get("women")?,
+            })
+        };
+        Ok(*self
+            .inner
+            .cache
+            .stats
+            .get_or_load(&self.inner.fresh, &(), load)
+            .await?)
     }
 
     /// The districts and counties the shop sells from, with their number of products.
-    pub async fn districts(&self) -> Result<Vec<(District, i64)>, CatalogError> {
-        let counts = producer::district_counts(&mut *self.conn().await?).await?;
-        Ok(counts
-            .into_iter()
-            .filter_map(|(code, n)| regions().district(&code).map(|d| (d.clone(), n)))
-            .collect())
+    pub async fn districts(&self) -> Result<Arc<Vec<(District, i64)>>, CatalogError> {
+        let load = async {
+            let counts = producer::district_counts(&mut *self.conn().await?).await?;
+            Ok(counts
+                .into_iter()
+                .filter_map(|(code, n)| regions().district(&code).map(|d| (d.clone(), n)))
+                .collect())
+        };
+        self.inner
+            .cache
+            .districts
+            .get_or_load(&self.inner.fresh, &(), load)
+            .await
     }
 
     /// Products for the front page: the shop's own order, in stock.
-    pub async fn featured(&self, limit: u32) -> Result<Vec<ProductSummary>, CatalogError> {
-        let query = ListingQuery {
-            sort: Some(Sort::Recommended),
-            page: 1,
-            per_page: limit,
-            ..ListingQuery::default()
+    pub async fn featured(&self, limit: u32) -> Result<Arc<Vec<ProductSummary>>, CatalogError> {
+        let load = async {
+            let query = ListingQuery {
+                sort: Some(Sort::Recommended),
+                page: 1,
+                per_page: limit,
+                ..ListingQuery::default()
+            };
+            let today = self.inner.clock.today_in_china();
+            Ok(listing::list(&mut *self.conn().await?, &query, today)
+                .await?
+                .items)
         };
-        let today = self.inner.clock.today_in_china();
-        Ok(listing::list(&mut *self.conn().await?, &query, today)
-            .await?
-            .items)
+        self.inner
+            .cache
+            .featured
+            .get_or_load(&self.inner.fresh, &limit, load)
+            .await
     }
 
     /// A page of products: from the tables without search text, from the search backend with.
-    pub async fn browse(&self, query: &ListingQuery) -> Result<Browse, CatalogError> {
+    pub async fn browse(&self, query: &ListingQuery) -> Result<Arc<Browse>, CatalogError> {
+        let load = self.browse_uncached(query);
+        self.inner
+            .cache
+            .browse
+            .get_or_load(&self.inner.fresh, query, load)
+            .await
+    }
+
+    async fn browse_uncached(&self, query: &ListingQuery) -> Result<Browse, CatalogError> {
         let today = self.inner.clock.today_in_china();
         if query.q.is_none() {
             let page = listing::list(&mut *self.conn().await?, query, today).await?;
@@ -154,50 +239,74 @@ impl Catalog {
         })
     }
 
-    pub async fn product(&self, slug: &str) -> Result<ProductDetail, CatalogError> {
-        let mut conn = self.conn().await?;
-        let found = product::by_slug(&mut conn, slug).await?;
-        let product = found
-            .filter(|p| p.status == ProductStatus::Published)
-            .ok_or_else(|| CatalogError::not_found("product", slug))?;
-        let producer = producer::by_id(&mut conn, product.producer_id)
-            .await?
-            .ok_or_else(|| CatalogError::not_found("producer", product.producer_id.to_string()))?;
-        let category = category::by_id(&mut conn, product.category_id)
-            .await?
-            .ok_or_else(|| CatalogError::not_found("category", product.category_id.to_string()))?;
-        let skus = product::skus_of(&mut conn, product.id).await?;
-        let images = product::images_of(&mut conn, product.id).await?;
-        let batches = batch::of_product(&mut conn, product.id).await?;
-        Ok(ProductDetail {
-            product,
-            producer,
-            category,
-            skus,
-            images,
-            batches,
-        })
+    /// A published product with everything its page shows.
+    pub async fn product(&self, slug: &str) -> Result<Arc<ProductDetail>, CatalogError> {
+        let load = async {
+            let mut conn = self.conn().await?;
+            let found = product::by_slug(&mut conn, slug).await?;
+            let product = found
+                .filter(|p| p.status == ProductStatus::Published)
+                .ok_or_else(|| CatalogError::not_found("product", slug))?;
+            let producer = producer::by_id(&mut conn, product.producer_id)
+                .await?
+                .ok_or_else(|| {
+                    CatalogError::not_found("producer", product.producer_id.to_string())
+                })?;
+            let category = category::by_id(&mut conn, product.category_id)
+                .await?
+                .ok_or_else(|| {
+                    CatalogError::not_found("category", product.category_id.to_string())
+                })?;
+            let skus = product::skus_of(&mut conn, product.id).await?;
+            let images = product::images_of(&mut conn, product.id).await?;
+            let batches = batch::of_product(&mut conn, product.id).await?;
+            Ok(ProductDetail {
+                product,
+                producer,
+                category,
+                skus,
+                images,
+                batches,
+            })
+        };
+        self.inner
+            .cache
+            .products
+            .get_or_load(&self.inner.fresh, &slug.to_owned(), load)
+            .await
     }
 
     /// A producer and its published products.
     pub async fn producer(
         &self,
         slug: &str,
-    ) -> Result<(Producer, Vec<ProductSummary>), CatalogError> {
-        let mut conn = self.conn().await?;
-        let producer = producer::by_slug(&mut conn, slug)
-            .await?
-            .ok_or_else(|| CatalogError::not_found("producer", slug))?;
-        let products = listing::of_producer(&mut conn, producer.id).await?;
-        Ok((producer, products))
+    ) -> Result<Arc<(Producer, Vec<ProductSummary>)>, CatalogError> {
+        let load = async {
+            let mut conn = self.conn().await?;
+            let producer = producer::by_slug(&mut conn, slug)
+                .await?
+                .ok_or_else(|| CatalogError::not_found("producer", slug))?;
+            let products = listing::of_producer(&mut conn, producer.id).await?;
+            Ok((producer, products))
+        };
+        self.inner
+            .cache
+            .producers
+            .get_or_load(&self.inner.fresh, &slug.to_owned(), load)
+            .await
     }
 
     /// A producer's published products, in the shop's order.
     pub async fn products_of(
         &self,
         producer: ProducerId,
-    ) -> Result<Vec<ProductSummary>, CatalogError> {
-        Ok(listing::of_producer(&mut *self.conn().await?, producer).await?)
+    ) -> Result<Arc<Vec<ProductSummary>>, CatalogError> {
+        let load = async { Ok(listing::of_producer(&mut *self.conn().await?, producer).await?) };
+        self.inner
+            .cache
+            .products_of
+            .get_or_load(&self.inner.fresh, &producer, load)
+            .await
     }
 
     /// Published products per producer.
@@ -239,7 +348,7 @@ impl Catalog {
         let mut tx = self.inner.db.pool().begin().await?;
         product::set_price(&mut tx, sku, price, self.now()).await?;
         tx.commit().await?;
-        self.inner.changed.notify_one();
+        self.changed();
         Ok(())
     }
 
@@ -247,7 +356,7 @@ impl Catalog {
         let mut tx = self.inner.db.pool().begin().await?;
         product::set_stock(&mut tx, sku, stock, self.now()).await?;
         tx.commit().await?;
-        self.inner.changed.notify_one();
+        self.changed();
         Ok(())
     }
 
@@ -259,7 +368,7 @@ impl Catalog {
         let mut tx = self.inner.db.pool().begin().await?;
         product::set_status(&mut tx, product, status, self.now()).await?;
         tx.commit().await?;
-        self.inner.changed.notify_one();
+        self.changed();
         Ok(())
     }
 
@@ -276,13 +385,13 @@ impl Catalog {
         let products = product::ids_of_producer(&mut tx, producer).await?;
         outbox::enqueue(&mut tx, &products, now).await?;
         tx.commit().await?;
-        self.inner.changed.notify_one();
+        self.changed();
         Ok(())
     }
 
     /// Wakes the search worker after writes made outside these methods (the demo seed).
     pub fn notify_changed(&self) {
-        self.inner.changed.notify_one();
+        self.changed();
     }
 
     // ---- keeping search in step ----------------------------------------------------------
@@ -301,6 +410,8 @@ impl Catalog {
             if n == 0 {
                 return Ok(sent);
             }
+            // Search answers changed: cached search pages must not outlive them.
+            self.inner.fresh.invalidate();
             sent += n;
         }
     }
@@ -345,6 +456,7 @@ impl Catalog {
             .await;
             let wait = match result {
                 Ok(n) if n > 0 => {
+                    self.inner.fresh.invalidate();
                     pause = Duration::from_millis(500);
                     continue;
                 }

@@ -19,7 +19,7 @@ pub const DEFAULT_PER_PAGE: u32 = 24;
 /// Deepest page reachable; past it, narrow the filters.
 pub const MAX_PAGE: u32 = 500;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Sort {
     /// Best match first; only with search text.
@@ -61,7 +61,7 @@ impl Sort {
 }
 
 /// Sold-out products are left out unless asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StockFilter {
     #[default]
@@ -69,7 +69,7 @@ pub enum StockFilter {
     All,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct ListingQuery {
     /// Search text, trimmed; `None` when empty.
     pub q: Option<String>,

@@ -23,7 +23,7 @@ fn q(text: &str) -> ListingQuery {
     }
 }
 
-async fn search(f: &Fixture, query: ListingQuery) -> Browse {
+async fn search(f: &Fixture, query: ListingQuery) -> std::sync::Arc<Browse> {
     f.catalog.browse(&query).await.unwrap()
 }
 

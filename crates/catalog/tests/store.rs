@@ -37,7 +37,7 @@ db_test!(async fn demo_seed_fills_the_shop_and_runs_once(db) {
 
     let again = demo::seed(&f.catalog, SeedOptions { pictures: false }, &|_, _| {}).await.unwrap();
     assert_eq!(again, Default::default(), "a second seed adds nothing");
-    let page = f.catalog.browse(&all()).await.unwrap().page;
+    let page = f.catalog.browse(&all()).await.unwrap().page.clone();
     assert_eq!(page.total as usize, first.products);
 });
 
@@ -45,32 +45,32 @@ db_test!(async fn listing_filters_and_sorts(db) {
     let f = demo(db).await;
     let c = &f.catalog;
 
-    let larou = c.browse(&ListingQuery { category: Some("larou".into()), ..all() }).await.unwrap().page;
+    let larou = c.browse(&ListingQuery { category: Some("larou".into()), ..all() }).await.unwrap().page.clone();
     assert!(larou.total >= 4);
     assert!(larou.items.iter().all(|p| p.category_slug == "larou"));
 
-    let chengkou = c.browse(&ListingQuery { district: Some("500229".into()), ..all() }).await.unwrap().page;
+    let chengkou = c.browse(&ListingQuery { district: Some("500229".into()), ..all() }).await.unwrap().page.clone();
     assert!(chengkou.total > 0);
     assert!(chengkou.items.iter().all(|p| p.producer.district_code == "500229"));
 
     let band = ListingQuery { min_price: Some(Fen(5_000)), max_price: Some(Fen(10_000)), ..all() };
-    let band = c.browse(&band).await.unwrap().page;
+    let band = c.browse(&band).await.unwrap().page.clone();
     assert!(band.total > 0);
     assert!(band.items.iter().all(|p| (5_000..=10_000).contains(&p.price.0)));
 
-    let cheapest_first = c.browse(&ListingQuery { sort: Some(Sort::PriceAsc), ..all() }).await.unwrap().page;
+    let cheapest_first = c.browse(&ListingQuery { sort: Some(Sort::PriceAsc), ..all() }).await.unwrap().page.clone();
     let prices: Vec<i64> = cheapest_first.items.iter().map(|p| p.price.0).collect();
     assert!(prices.windows(2).all(|w| w[0] <= w[1]), "{prices:?}");
-    let dearest_first = c.browse(&ListingQuery { sort: Some(Sort::PriceDesc), ..all() }).await.unwrap().page;
+    let dearest_first = c.browse(&ListingQuery { sort: Some(Sort::PriceDesc), ..all() }).await.unwrap().page.clone();
     let dearest: Vec<i64> = dearest_first.items.iter().map(|p| p.price.0).collect();
     assert!(dearest.windows(2).all(|w| w[0] >= w[1]), "{dearest:?}");
     assert!(dearest[0] >= *prices.iter().max().unwrap());
-    let newest = c.browse(&ListingQuery { sort: Some(Sort::Newest), ..all() }).await.unwrap().page;
+    let newest = c.browse(&ListingQuery { sort: Some(Sort::Newest), ..all() }).await.unwrap().page.clone();
     assert!(newest.items.windows(2).all(|w| w[0].created_at >= w[1].created_at));
 
     // Sold-out products are left out unless asked for.
-    let everything = c.browse(&all()).await.unwrap().page;
-    let in_stock = c.browse(&ListingQuery { stock: StockFilter::InStock, ..all() }).await.unwrap().page;
+    let everything = c.browse(&all()).await.unwrap().page.clone();
+    let in_stock = c.browse(&ListingQuery { stock: StockFilter::InStock, ..all() }).await.unwrap().page.clone();
     assert!(everything.items.iter().any(|p| p.stock == 0), "the demo has sold-out products");
     assert!(in_stock.items.iter().all(|p| p.stock > 0));
     let sold_out = c.browse(&ListingQuery { per_page: 60, ..all() }).await.unwrap().page.total
@@ -82,7 +82,7 @@ db_test!(async fn listing_filters_and_sorts(db) {
     let pages = everything.total.div_ceil(10) as u32;
     for page in 1..=pages {
         let q = ListingQuery { per_page: 10, page, ..all() };
-        for item in c.browse(&q).await.unwrap().page.items {
+        for item in c.browse(&q).await.unwrap().page.items.clone() {
             assert!(seen.insert(item.id), "{} shown twice", item.slug);
         }
     }
@@ -106,7 +106,8 @@ db_test!(async fn product_page_and_trace_name_the_same_producer(db) {
     assert!(matches!(f.catalog.trace("ZZZZZZZZ").await, Err(CatalogError::NotFound { .. })));
     assert!(matches!(f.catalog.product("no-such-thing").await, Err(CatalogError::NotFound { .. })));
 
-    let (producer, products) = f.catalog.producer(&detail.producer.slug).await.unwrap();
+    let found = f.catalog.producer(&detail.producer.slug).await.unwrap();
+    let (producer, products) = (&found.0, &found.1);
     assert_eq!(producer.id, detail.producer.id);
     assert!(products.iter().any(|p| p.slug == "chengkou-larou-500g"));
 });
@@ -117,7 +118,7 @@ db_test!(async fn unpublished_products_vanish_from_pages(db) {
     f.catalog.set_status(detail.product.id, ProductStatus::Unpublished).await.unwrap();
     assert!(matches!(f.catalog.product("chengkou-larou-500g").await, Err(CatalogError::NotFound { .. })));
     assert!(f.catalog.trace(&detail.batches[0].code).await.is_err());
-    let listing = f.catalog.browse(&all()).await.unwrap().page;
+    let listing = f.catalog.browse(&all()).await.unwrap().page.clone();
     assert!(listing.items.iter().all(|p| p.slug != "chengkou-larou-500g"));
 });
 

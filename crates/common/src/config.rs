@@ -38,6 +38,10 @@ pub struct Settings {
     pub meili_key: Option<SecretString>,
     #[serde(default = "default_meili_index")]
     pub meili_index: String,
+    /// How long catalog reads (a product page's data, a listing page) are reused, in
+    /// milliseconds; 0 turns the cache off. Writes through this process drop it at once.
+    #[serde(default = "default_cache_ttl_ms")]
+    pub cache_ttl_ms: u64,
     /// Log filter in `tracing` syntax, e.g. `info` or `jinguo=debug,sqlx=warn`.
     #[serde(default = "default_log")]
     pub log: String,
@@ -57,6 +61,9 @@ fn default_public_url() -> String {
 }
 fn default_meili_index() -> String {
     "products".to_owned()
+}
+fn default_cache_ttl_ms() -> u64 {
+    2_000
 }
 fn default_log() -> String {
     "info".to_owned()

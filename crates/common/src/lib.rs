@@ -1,6 +1,7 @@
 //! What every Jinguo crate shares: money in integer fen, typed ids, China's division codes
 //! (GB/T 2260), configuration, the database pool with its migrations, and the clock.
 
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod db;

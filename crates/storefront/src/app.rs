@@ -38,6 +38,7 @@ pub struct Inner {
     pub settings: Settings,
     pub catalog: Catalog,
     pub i18n: I18n,
+    pub pages: crate::page_cache::PageCache,
 }
 
 impl std::ops::Deref for AppState {
@@ -53,6 +54,7 @@ impl AppState {
             settings,
             catalog,
             i18n: I18n::load()?,
+            pages: Default::default(),
         })))
     }
 
@@ -75,7 +77,8 @@ impl App {
         let index_dir = settings.search_index_dir();
         let (search, created) = EmbeddedSearch::open(&index_dir)
             .with_context(|| format!("cannot open the search index in {}", index_dir.display()))?;
-        let catalog = Catalog::new(db, clock, Arc::new(search));
+        let ttl = Duration::from_millis(settings.cache_ttl_ms);
+        let catalog = Catalog::with_cache_ttl(db, clock, Arc::new(search), ttl);
         catalog
             .ensure_search_index(created)
             .await
@@ -102,7 +105,10 @@ impl App {
 /// The whole site: pages, API, static files and images, with the layers every response passes.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .merge(pages::router())
+        .merge(pages::router().layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::page_cache::serve_cached,
+        )))
         .merge(assets::router())
         .nest("/api/v1", api::router())
         .route("/healthz", axum::routing::get(api::health::healthz))

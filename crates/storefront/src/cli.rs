@@ -60,6 +60,10 @@ struct GlobalArgs {
     #[arg(long, global = true, env = "JINGUO_DATA_DIR", value_name = "DIR")]
     #[serde(skip_serializing_if = "Option::is_none")]
     data_dir: Option<PathBuf>,
+    /// How long catalog reads are reused, in milliseconds; 0 turns caching off [default: 2000]
+    #[arg(long, global = true, env = "JINGUO_CACHE_TTL_MS", value_name = "MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_ttl_ms: Option<u64>,
     /// Log filter, e.g. info or jinguo=debug,sqlx=warn [default: info]
     #[arg(long, global = true, env = "JINGUO_LOG", value_name = "FILTER")]
     #[serde(skip_serializing_if = "Option::is_none")]

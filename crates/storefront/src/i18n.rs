@@ -8,7 +8,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::convert::Infallible;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum Lang {
     #[serde(rename = "zh-CN")]
     Zh,
@@ -52,8 +52,11 @@ impl Lang {
     /// The shopper's language: the switch they chose (a cookie), else what their browser asks
     /// for first, else Chinese.
     pub fn from_parts(parts: &Parts) -> Lang {
-        let cookie = parts
-            .headers
+        Lang::from_headers(&parts.headers)
+    }
+
+    pub fn from_headers(headers: &http::HeaderMap) -> Lang {
+        let cookie = headers
             .get_all(http::header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
@@ -64,8 +67,7 @@ impl Lang {
         if let Some(lang) = cookie {
             return lang;
         }
-        let accept = parts
-            .headers
+        let accept = headers
             .get(http::header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");

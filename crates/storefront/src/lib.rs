@@ -8,6 +8,7 @@ mod assets;
 pub mod cli;
 mod error;
 mod i18n;
+mod page_cache;
 mod pages;
 mod query;
 mod views;

@@ -205,3 +205,19 @@ db_test!(async fn api_answers_as_documented(db) {
     let css = shop.get("/static/site.css").await;
     assert_eq!(css.header(header::CONTENT_TYPE), "text/css; charset=utf-8");
 });
+
+db_test!(async fn a_change_shows_on_the_next_page_view(db) {
+    let shop = shop(db, false).await;
+    let before = shop.get("/products/chengkou-larou-500g").await.text();
+    assert!(before.contains("68.00–132.00"), "the price range of its two SKUs");
+    // The page is now cached; a price change through the catalog must not wait for it to expire.
+    let detail = shop.state.catalog.product("chengkou-larou-500g").await.unwrap();
+    shop.state
+        .catalog
+        .set_price(detail.skus[0].id, jinguo_common::money::Fen(5_900))
+        .await
+        .unwrap();
+    let after = shop.get("/products/chengkou-larou-500g").await.text();
+    assert!(after.contains("59.00–132.00"), "the new price shows at once");
+    assert!(!after.contains("68.00–132.00"));
+});

@@ -28,9 +28,10 @@ pub async fn detail(
     State(state): State<AppState>,
     Path(slug): Path<String>,
 ) -> Result<Json<ProducerDetail>, AppError> {
-    let (producer, products) = state.catalog.producer(&slug).await?;
+    let found = state.catalog.producer(&slug).await?;
+    let (producer, products) = (&found.0, &found.1);
     Ok(Json(ProducerDetail {
-        producer: ProducerInfo::of(&producer, state.today()),
+        producer: ProducerInfo::of(producer, state.today()),
         products: products.iter().map(|p| ProductItem::of(p, None)).collect(),
     }))
 }

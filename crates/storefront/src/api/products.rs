@@ -47,7 +47,7 @@ pub async fn list(
         query.per_page = jinguo_catalog::listing::DEFAULT_PER_PAGE;
     }
     let browse = state.catalog.browse(&query).await?;
-    let facets = browse.facets.map(|f| {
+    let facets = browse.facets.clone().map(|f| {
         BTreeMap::from([
             ("category".to_owned(), f.category),
             ("district".to_owned(), f.district),

@@ -133,6 +133,11 @@ fn render_with<T: Serialize>(
     context.insert("page", &page);
     let html = state.i18n.tera(lang).render(view.template, &context)?;
     let mut response = (status, Html(html)).into_response();
+    if status == StatusCode::OK {
+        response
+            .extensions_mut()
+            .insert(crate::page_cache::Shareable);
+    }
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_LANGUAGE,

@@ -20,15 +20,16 @@ pub async fn producer(
     req: Req,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
-    let (producer, products) = state.catalog.producer(&slug).await?;
+    let found = state.catalog.producer(&slug).await?;
+    let (producer, products) = (&found.0, &found.1);
     let lang = req.lang;
-    let panel = views::producer_panel(&producer, state.today(), lang, state.i18n.locale(lang));
+    let panel = views::producer_panel(producer, state.today(), lang, state.i18n.locale(lang));
     let body = ProducerPage {
         story: lang
             .pick(&producer.story, &producer.story_en)
             .trim()
             .to_owned(),
-        products: views::cards(&products, lang),
+        products: views::cards(products, lang),
         founded_year: producer.founded_year,
         producer: panel,
     };
