@@ -31,6 +31,8 @@ fn start(data_dir: &std::path::Path, database_url: Option<&str>, demo: bool) -> 
         .arg(data_dir)
         .env_remove("JINGUO_DATABASE_URL")
         .env("JINGUO_LOG", "warn")
+        // A dead server's claimed outbox rows are taken over after 2 s instead of 3 minutes.
+        .env("JINGUO_OUTBOX_LEASE_MS", "2000")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     if demo {
@@ -182,3 +184,49 @@ async fn seeding_twice_adds_nothing_the_second_time() {
         "{second}"
     );
 }
+
+db_test!(async fn killing_serve_in_the_middle_of_edits_leaves_the_index_equal_to_the_database(db) {
+    use jinguo_catalog::search::embedded::EmbeddedSearch;
+    use jinguo_catalog::{Catalog, SkuId};
+    use jinguo_common::money::Fen;
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = db.url();
+    let mut server = start(dir.path(), Some(&url), true);
+
+    // Another process edits prices while the server's worker sends the changes to its index.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let (unused, _) = EmbeddedSearch::open(elsewhere.path()).unwrap();
+    let writer = Catalog::new(db.db.clone(), jinguo_common::Clock::system(), std::sync::Arc::new(unused));
+    let skus: Vec<i64> = sqlx::query_scalar("select id from skus order by id").fetch_all(db.pool()).await.unwrap();
+    for i in 0..400 {
+        let sku = SkuId(skus[i % skus.len()]);
+        writer.set_price(sku, Fen(1_000 + i as i64)).await.unwrap();
+        if i == 200 {
+            // The server dies mid-batch: no shutdown, no last commit.
+            server.child.kill().unwrap();
+            server.child.wait().unwrap();
+        }
+    }
+    drop(server);
+
+    // Started again, it sends what is left, including rows the dead process had claimed.
+    let server = start(dir.path(), Some(&url), false);
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while jinguo_catalog::outbox::pending(&db).await.unwrap() > 0 {
+        assert!(Instant::now() < deadline, "the outbox drained");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(server);
+
+    let output = Command::new(BIN)
+        .args(["reindex", "--check", "--data-dir"])
+        .arg(dir.path())
+        .args(["--database-url", &url])
+        .env("JINGUO_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("matches the database"), "{stdout}");
+});

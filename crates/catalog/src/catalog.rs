@@ -24,6 +24,25 @@ use jinguo_common::cache::{Freshness, TtlMap};
 /// Rows the search worker sends in one batch.
 const OUTBOX_BATCH: i64 = 200;
 
+/// How the search index differs from the database.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IndexCheck {
+    /// Published products in the database.
+    pub products: usize,
+    /// Published products the index lacks.
+    pub missing: Vec<ProductId>,
+    /// Products in the index that are not published (or gone).
+    pub extra: Vec<ProductId>,
+    /// Products whose indexed document differs from what the database says.
+    pub different: Vec<ProductId>,
+}
+
+impl IndexCheck {
+    pub fn in_step(&self) -> bool {
+        self.missing.is_empty() && self.extra.is_empty() && self.different.is_empty()
+    }
+}
+
 /// Counts for the front page. `women_employed` is what producers declared.
 #[derive(Debug, Clone, Copy, serde::Serialize, PartialEq, Eq)]
 pub struct Stats {
@@ -46,6 +65,8 @@ struct Inner {
     changed: Notify,
     fresh: Freshness,
     cache: Caches,
+    /// How long this process's search worker holds the outbox rows it claims.
+    outbox_lease: Millis,
 }
 
 /// What pages read most, kept for a few seconds (see [`crate::cache`]).
@@ -84,8 +105,18 @@ impl Catalog {
                 changed: Notify::new(),
                 fresh: Freshness::new(ttl),
                 cache: Caches::default(),
+                outbox_lease: outbox::LEASE_MS,
             }),
         }
+    }
+
+    /// The same catalog with its search worker leasing outbox rows for `lease` (a dead worker's
+    /// rows are taken over after that long). Call before sharing the catalog.
+    pub fn with_outbox_lease(mut self, lease: Duration) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.outbox_lease = i64::try_from(lease.as_millis()).unwrap_or(outbox::LEASE_MS);
+        }
+        self
     }
 
     /// After a write: drop cached reads and wake the search worker.
@@ -405,6 +436,7 @@ impl Catalog {
                 self.search_backend(),
                 OUTBOX_BATCH,
                 self.now(),
+                self.inner.outbox_lease,
             )
             .await?;
             if n == 0 {
@@ -422,6 +454,34 @@ impl Catalog {
         let n = docs.len() as u64;
         self.inner.search.rebuild(docs, progress).await?;
         Ok(n)
+    }
+
+    /// Compares the search index with the database, document by document.
+    pub async fn check_search_index(&self) -> Result<IndexCheck, CatalogError> {
+        let expected = search::all_documents(&mut *self.conn().await?).await?;
+        let indexed = self.inner.search.dump().await?;
+        let indexed: std::collections::HashMap<i64, search::ProductDocument> =
+            indexed.into_iter().map(|d| (d.id, d)).collect();
+        let mut check = IndexCheck {
+            products: expected.len(),
+            ..IndexCheck::default()
+        };
+        let mut seen = std::collections::HashSet::new();
+        for doc in &expected {
+            seen.insert(doc.id);
+            match indexed.get(&doc.id) {
+                None => check.missing.push(ProductId(doc.id)),
+                Some(found) if found != doc => check.different.push(ProductId(doc.id)),
+                Some(_) => {}
+            }
+        }
+        check.extra = indexed
+            .keys()
+            .filter(|id| !seen.contains(id))
+            .map(|id| ProductId(*id))
+            .collect();
+        check.extra.sort();
+        Ok(check)
     }
 
     /// Rebuilds the index when it was just created or disagrees with the tables on how many
@@ -452,6 +512,7 @@ impl Catalog {
                 self.search_backend(),
                 OUTBOX_BATCH,
                 self.now(),
+                self.inner.outbox_lease,
             )
             .await;
             let wait = match result {

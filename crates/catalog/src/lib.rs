@@ -19,7 +19,7 @@ pub mod product;
 pub mod search;
 
 pub use batch::{Batch, BatchId, Trace};
-pub use catalog::{Catalog, DEFAULT_CACHE_TTL, Stats};
+pub use catalog::{Catalog, DEFAULT_CACHE_TTL, IndexCheck, Stats};
 pub use category::{Category, CategoryId};
 pub use error::CatalogError;
 pub use listing::{Browse, ListingQuery, Page, Sort, StockFilter};

@@ -13,8 +13,9 @@ use std::collections::BTreeSet;
 use crate::product::ProductId;
 use crate::search::{self, ProductSearch, SearchError};
 
-/// How long a claimed row stays with its worker before another may take it.
-pub const LEASE_MS: Millis = 60_000;
+/// How long a claimed row stays with its worker before another may take it, unless configured:
+/// longer than a batch can take (a search server's write may take up to a minute to confirm).
+pub const LEASE_MS: Millis = 180_000;
 /// Longest wait between retries of a failing row.
 pub const MAX_BACKOFF_MS: Millis = 5 * 60_000;
 
@@ -55,11 +56,16 @@ struct Claimed {
     attempts: i64,
 }
 
-/// Takes up to `limit` due rows for this worker, leasing them for [`LEASE_MS`].
-async fn claim(db: &Db, limit: i64, now: Millis) -> Result<Vec<Claimed>, sqlx::Error> {
+/// Takes up to `limit` due rows for this worker, leasing them for `lease` milliseconds.
+async fn claim(
+    db: &Db,
+    limit: i64,
+    now: Millis,
+    lease: Millis,
+) -> Result<Vec<Claimed>, sqlx::Error> {
     let mut sql =
         SqlBuf::new("update search_outbox set attempts = attempts + 1, next_attempt_at = ");
-    sql.bind(now + LEASE_MS)
+    sql.bind(now + lease)
         .push(" where id in (select id from search_outbox where next_attempt_at <= ")
         .bind(now)
         .push(" order by id limit ")
@@ -78,14 +84,16 @@ async fn claim(db: &Db, limit: i64, now: Millis) -> Result<Vec<Claimed>, sqlx::E
         .collect()
 }
 
-/// Sends one batch of due rows. Returns how many rows it took (0 when nothing was due).
+/// Sends one batch of due rows, leased for `lease` ms. Returns how many rows it took (0 when
+/// nothing was due).
 pub async fn process_batch(
     db: &Db,
     backend: &dyn ProductSearch,
     limit: i64,
     now: Millis,
+    lease: Millis,
 ) -> Result<usize, OutboxError> {
-    let claimed = claim(db, limit, now).await?;
+    let claimed = claim(db, limit, now, lease).await?;
     if claimed.is_empty() {
         return Ok(0);
     }

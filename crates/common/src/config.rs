@@ -42,6 +42,10 @@ pub struct Settings {
     /// milliseconds; 0 turns the cache off. Writes through this process drop it at once.
     #[serde(default = "default_cache_ttl_ms")]
     pub cache_ttl_ms: u64,
+    /// How long a search worker holds the outbox rows it claimed before another process may
+    /// take them over (after a crash), in milliseconds.
+    #[serde(default = "default_outbox_lease_ms")]
+    pub outbox_lease_ms: u64,
     /// Log filter in `tracing` syntax, e.g. `info` or `jinguo=debug,sqlx=warn`.
     #[serde(default = "default_log")]
     pub log: String,
@@ -64,6 +68,9 @@ fn default_meili_index() -> String {
 }
 fn default_cache_ttl_ms() -> u64 {
     2_000
+}
+fn default_outbox_lease_ms() -> u64 {
+    180_000
 }
 fn default_log() -> String {
     "info".to_owned()

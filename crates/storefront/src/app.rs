@@ -9,9 +9,12 @@ use axum::response::Response;
 use http::{HeaderValue, header};
 use jinguo_catalog::Catalog;
 use jinguo_catalog::demo::{self, SeedOptions, SeedReport};
+use jinguo_catalog::search::ProductSearch;
 use jinguo_catalog::search::embedded::EmbeddedSearch;
+use jinguo_catalog::search::meili::MeiliSearch;
 use jinguo_common::config::Settings;
 use jinguo_common::{Clock, Db};
+use secrecy::ExposeSecret;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,15 +77,20 @@ impl App {
     pub async fn build(settings: Settings, clock: Clock) -> anyhow::Result<App> {
         let db = Db::connect(&settings.database_url(), settings.db_max_connections).await?;
         db.migrate().await?;
-        let index_dir = settings.search_index_dir();
-        let (search, created) = EmbeddedSearch::open(&index_dir)
-            .with_context(|| format!("cannot open the search index in {}", index_dir.display()))?;
+        let (search, created) = open_search(&settings).await?;
+        let remote = settings.meili_url.is_some();
         let ttl = Duration::from_millis(settings.cache_ttl_ms);
-        let catalog = Catalog::with_cache_ttl(db, clock, Arc::new(search), ttl);
-        catalog
-            .ensure_search_index(created)
-            .await
-            .context("cannot build the search index")?;
+        let catalog = Catalog::with_cache_ttl(db, clock, search, ttl)
+            .with_outbox_lease(Duration::from_millis(settings.outbox_lease_ms));
+        match catalog.ensure_search_index(created).await {
+            Ok(_) => {}
+            // A search server that is down must not keep the shop closed: pages show a notice
+            // and the outbox holds changes until it is back.
+            Err(error) if remote => {
+                tracing::warn!(%error, "search index not checked at start-up; search shows a notice until it answers");
+            }
+            Err(error) => return Err(error).context("cannot build the search index"),
+        }
         Ok(App {
             state: AppState::new(settings, catalog)?,
         })
@@ -100,6 +108,30 @@ impl App {
         self.state.catalog.sync_search().await?;
         Ok(Some(report))
     }
+}
+
+/// The configured search backend: Meilisearch when `meili_url` is set, else the embedded index
+/// in the data directory. Returns whether the index was just created (and needs filling).
+async fn open_search(settings: &Settings) -> anyhow::Result<(Arc<dyn ProductSearch>, bool)> {
+    if let Some(url) = &settings.meili_url {
+        let key = settings
+            .meili_key
+            .as_ref()
+            .map(|k| k.expose_secret().to_owned());
+        let meili = MeiliSearch::new(url, key.as_deref(), &settings.meili_index)
+            .with_context(|| format!("Meilisearch URL {url}"))?;
+        match meili.apply_settings().await {
+            Ok(()) => tracing::info!(%url, index = %settings.meili_index, "search: Meilisearch"),
+            Err(error) => {
+                tracing::warn!(%url, %error, "Meilisearch is not answering; search shows a notice until it does")
+            }
+        }
+        return Ok((Arc::new(meili), false));
+    }
+    let index_dir = settings.search_index_dir();
+    let (search, created) = EmbeddedSearch::open(&index_dir)
+        .with_context(|| format!("cannot open the search index in {}", index_dir.display()))?;
+    Ok((Arc::new(search), created))
 }
 
 /// The whole site: pages, API, static files and images, with the layers every response passes.

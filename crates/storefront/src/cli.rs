@@ -64,6 +64,29 @@ struct GlobalArgs {
     #[arg(long, global = true, env = "JINGUO_CACHE_TTL_MS", value_name = "MS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     cache_ttl_ms: Option<u64>,
+    /// Meilisearch server, e.g. http://127.0.0.1:7700; unset uses the embedded search index
+    #[arg(long, global = true, env = "JINGUO_MEILI_URL", value_name = "URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    meili_url: Option<String>,
+    /// Meilisearch API key (prefer the environment variable to the flag)
+    #[arg(
+        long,
+        global = true,
+        env = "JINGUO_MEILI_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    meili_key: Option<String>,
+    /// Meilisearch index name [default: products]
+    #[arg(long, global = true, env = "JINGUO_MEILI_INDEX", value_name = "NAME")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    meili_index: Option<String>,
+    /// How long a search worker holds outbox rows it claimed before another process may take
+    /// them over after a crash, in milliseconds [default: 180000]
+    #[arg(long, global = true, env = "JINGUO_OUTBOX_LEASE_MS", value_name = "MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outbox_lease_ms: Option<u64>,
     /// Log filter, e.g. info or jinguo=debug,sqlx=warn [default: info]
     #[arg(long, global = true, env = "JINGUO_LOG", value_name = "FILTER")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -78,8 +101,8 @@ enum Command {
     Migrate,
     /// Add data to the shop
     Seed(SeedArgs),
-    /// Rebuild the search index from the database
-    Reindex,
+    /// Rebuild the search index from the database (or, with --check, compare them)
+    Reindex(ReindexArgs),
 }
 
 #[derive(Args, Debug, Serialize, Default)]
@@ -97,6 +120,14 @@ struct ServeArgs {
     #[arg(long, env = "JINGUO_DEMO")]
     #[serde(skip)]
     demo: bool,
+}
+
+#[derive(Args, Debug)]
+struct ReindexArgs {
+    /// Compare the index with the database document by document and change nothing; exits
+    /// with status 1 when they differ
+    #[arg(long)]
+    check: bool,
 }
 
 #[derive(Args, Debug)]
@@ -188,7 +219,31 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Reindex => {
+        Command::Reindex(ReindexArgs { check: true }) => {
+            let app = App::build(settings, Clock::system()).await?;
+            let check = app.state.catalog.check_search_index().await?;
+            if check.in_step() {
+                println!(
+                    "the search index matches the database ({} products)",
+                    check.products
+                );
+                return Ok(());
+            }
+            let ids = |v: &[jinguo_catalog::ProductId]| {
+                v.iter()
+                    .map(|id| id.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            anyhow::bail!(
+                "the search index differs from the database: missing [{}], extra [{}], different [{}]; \
+                 `jinguo reindex` rebuilds it",
+                ids(&check.missing),
+                ids(&check.extra),
+                ids(&check.different)
+            )
+        }
+        Command::Reindex(ReindexArgs { check: false }) => {
             let app = App::build(settings, Clock::system()).await?;
             let bar = Arc::new(progress_bar("indexing products"));
             let tick = bar.clone();

@@ -221,3 +221,21 @@ db_test!(async fn a_change_shows_on_the_next_page_view(db) {
     assert!(after.contains("59.00–132.00"), "the new price shows at once");
     assert!(!after.contains("68.00–132.00"));
 });
+
+db_test!(async fn search_that_is_down_leaves_the_rest_of_the_shop_working(db) {
+    // A Meilisearch server nobody answers at.
+    let shop = support::shop_with(db, false, |s| s.meili_url = Some("http://127.0.0.1:1".into())).await;
+    let page = shop.get(&format!("/search?q={}", encode("腊肉"))).await;
+    assert_eq!(page.status, StatusCode::OK, "the search page still answers");
+    let html = page.text();
+    assert!(html.contains("role=\"status\"") || html.contains("notice"), "with a notice");
+    assert!(html.contains("搜索暂时不可用"), "saying search is unavailable");
+    let api = shop.get(&format!("/api/v1/products?q={}", encode("腊肉"))).await;
+    assert_eq!(api.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(api.json()["error"]["code"], "search_unavailable");
+    // Browsing, product pages and the API without search text read the tables.
+    assert_eq!(shop.get("/products?category=larou").await.status, StatusCode::OK);
+    assert_eq!(shop.get("/products/chengkou-larou-500g").await.status, StatusCode::OK);
+    assert_eq!(shop.get("/api/v1/products?category=larou").await.status, StatusCode::OK);
+    assert!(jinguo_catalog::outbox::pending(&shop.db).await.unwrap() > 0, "changes wait in the outbox");
+});

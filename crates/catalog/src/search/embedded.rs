@@ -33,7 +33,7 @@ use crate::product::ProductId;
 
 /// Bumped whenever the schema or the segmentation changes; an index of another version is
 /// rebuilt from the database at start-up.
-const SCHEMA_VERSION: &str = "jinguo-products-1";
+const SCHEMA_VERSION: &str = "jinguo-products-2";
 const VERSION_FILE: &str = "jinguo-schema-version";
 const WRITER_MEMORY: usize = 64 * 1024 * 1024;
 const NAME: &str = "embedded";
@@ -46,6 +46,8 @@ const STOPWORDS: &[&str] = &[
 #[derive(Clone, Copy)]
 struct Fields {
     id: Field,
+    /// The whole document as JSON, for comparing the index with the database.
+    doc: Field,
     title: Field,
     title_en: Field,
     tags: Field,
@@ -104,6 +106,7 @@ fn schema() -> (Schema, Fields) {
     );
     let fields = Fields {
         id: b.add_i64_field("id", INDEXED | STORED | FAST),
+        doc: b.add_text_field("doc", STORED),
         title: b.add_text_field("title", zh(true)),
         title_en: b.add_text_field("title_en", en.clone()),
         tags: b.add_text_field("tags", zh(false)),
@@ -222,6 +225,7 @@ impl Inner {
         let f = &self.fields;
         let mut doc = TantivyDocument::default();
         doc.add_i64(f.id, d.id);
+        doc.add_text(f.doc, serde_json::to_string(d).unwrap_or_default());
         doc.add_text(f.title, &d.title);
         doc.add_text(f.title_en, &d.title_en);
         for tag in &d.tags {
@@ -582,6 +586,26 @@ impl ProductSearch for EmbeddedSearch {
     async fn count(&self) -> Result<u64, SearchError> {
         self.blocking(|inner| Ok(inner.reader.searcher().num_docs()))
             .await
+    }
+
+    async fn dump(&self) -> Result<Vec<ProductDocument>, SearchError> {
+        self.blocking(|inner| {
+            let searcher = inner.reader.searcher();
+            let addresses = searcher
+                .search(&AllQuery, &tantivy::collector::DocSetCollector)
+                .map_err(failed)?;
+            let mut docs = Vec::with_capacity(addresses.len());
+            for address in addresses {
+                let stored: TantivyDocument = searcher.doc(address).map_err(failed)?;
+                let json = stored
+                    .get_first(inner.fields.doc)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("{}");
+                docs.push(serde_json::from_str(json).map_err(failed)?);
+            }
+            Ok(docs)
+        })
+        .await
     }
 
     async fn search(&self, query: &ListingQuery, today: i64) -> Result<SearchHits, SearchError> {

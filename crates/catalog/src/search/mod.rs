@@ -4,6 +4,7 @@
 //! step by the [outbox](crate::outbox).
 
 pub mod embedded;
+pub mod meili;
 pub mod tokenizer;
 
 use async_trait::async_trait;
@@ -108,6 +109,9 @@ pub trait ProductSearch: Send + Sync + 'static {
 
     /// Number of documents in the index.
     async fn count(&self) -> Result<u64, SearchError>;
+
+    /// Every document in the index, to compare with the database.
+    async fn dump(&self) -> Result<Vec<ProductDocument>, SearchError>;
 
     /// The products matching the query's text and filters, sorted and paged as it asks;
     /// `today` is `YYYYMMDD` for the certified filter.

@@ -24,15 +24,23 @@ pub struct Shop {
 }
 
 pub async fn shop(db: TestDb, pictures: bool) -> Shop {
+    let shop = shop_with(db, pictures, |_| {}).await;
+    shop.state.catalog.sync_search().await.unwrap();
+    shop
+}
+
+/// A shop with the demo catalog and the settings `tweak` changes; its search index may not be
+/// in step yet (the caller syncs it if it can).
+pub async fn shop_with(db: TestDb, pictures: bool, tweak: impl FnOnce(&mut Settings)) -> Shop {
     let data_dir = tempfile::tempdir().unwrap();
     let mut settings = Settings::defaults();
     settings.database_url = Some(SecretString::from(db.url()));
     settings.data_dir = data_dir.path().to_owned();
+    tweak(&mut settings);
     let app = App::build(settings, Clock::manual(NOW)).await.unwrap();
     demo::seed(&app.state.catalog, SeedOptions { pictures }, &|_, _| {})
         .await
         .unwrap();
-    app.state.catalog.sync_search().await.unwrap();
     Shop {
         state: app.state,
         data_dir,
