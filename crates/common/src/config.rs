@@ -73,7 +73,8 @@ fn default_outbox_lease_ms() -> u64 {
     180_000
 }
 fn default_log() -> String {
-    "info".to_owned()
+    // meilisearch-sdk warns about every 404, including the expected "no such index yet".
+    "info,meilisearch_sdk=error".to_owned()
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -87,7 +87,7 @@ struct GlobalArgs {
     #[arg(long, global = true, env = "JINGUO_OUTBOX_LEASE_MS", value_name = "MS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     outbox_lease_ms: Option<u64>,
-    /// Log filter, e.g. info or jinguo=debug,sqlx=warn [default: info]
+    /// Log filter, e.g. info or jinguo=debug,sqlx=warn [default: info,meilisearch_sdk=error]
     #[arg(long, global = true, env = "JINGUO_LOG", value_name = "FILTER")]
     #[serde(skip_serializing_if = "Option::is_none")]
     log: Option<String>,

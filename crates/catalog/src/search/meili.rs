@@ -209,11 +209,23 @@ impl MeiliSearch {
     }
 
     async fn wait(&self, task: TaskInfo) -> Result<(), SearchError> {
+        self.wait_unless(task, None).await
+    }
+
+    /// Waits for the task; a failure with the code `tolerated` counts as success.
+    async fn wait_unless(
+        &self,
+        task: TaskInfo,
+        tolerated: Option<ErrorCode>,
+    ) -> Result<(), SearchError> {
         let done = task
             .wait_for_completion(&self.client, Some(TASK_POLL), Some(TASK_TIMEOUT))
             .await
             .map_err(error)?;
         match done {
+            Task::Failed { content } if tolerated.as_ref() == Some(&content.error.error_code) => {
+                Ok(())
+            }
             Task::Failed { content } => Err(SearchError::Failed {
                 backend: NAME,
                 message: content.error.error_message,
@@ -272,7 +284,7 @@ impl MeiliSearch {
 
     async fn delete_index(&self, uid: &str) -> Result<(), SearchError> {
         match self.client.delete_index(uid).await {
-            Ok(task) => self.wait(task).await,
+            Ok(task) => self.wait_unless(task, Some(ErrorCode::IndexNotFound)).await,
             Err(e) if is_missing_index(&e) => Ok(()),
             Err(e) => Err(error(e)),
         }
