@@ -46,6 +46,43 @@ pub struct Settings {
     /// take them over (after a crash), in milliseconds.
     #[serde(default = "default_outbox_lease_ms")]
     pub outbox_lease_ms: u64,
+    /// How long an unpaid order holds its stock, in minutes.
+    #[serde(default = "default_order_hold_minutes")]
+    pub order_hold_minutes: u64,
+    /// Days after shipping when delivery counts as confirmed if the buyer has not said.
+    #[serde(default = "default_auto_deliver_days")]
+    pub auto_deliver_days: u64,
+    /// Days after delivery during which a return may be asked for.
+    #[serde(default = "default_return_days")]
+    pub return_days: u64,
+    /// Failed sign-ins tolerated per account within `login_window_secs`.
+    #[serde(default = "default_login_limit_per_account")]
+    pub login_limit_per_account: u32,
+    /// Failed sign-ins tolerated per client address within `login_window_secs` (raise it for a
+    /// load test from one machine).
+    #[serde(default = "default_login_limit_per_address")]
+    pub login_limit_per_address: u32,
+    #[serde(default = "default_login_window_secs")]
+    pub login_window_secs: u64,
+    /// `standard` (argon2id, 19 MiB, 2 passes) or `fast` (for tests and load tests only).
+    #[serde(default = "default_password_hash")]
+    pub password_hash: String,
+    /// The account buyers pay bank transfers into.
+    #[serde(default = "default_payee_name")]
+    pub payee_name: String,
+    #[serde(default = "default_payee_bank")]
+    pub payee_bank: String,
+    #[serde(default = "default_payee_account")]
+    pub payee_account: String,
+    /// Shared secret of signed bank notifications (unset: refused).
+    #[serde(default)]
+    pub bank_notify_secret: Option<SecretString>,
+    /// Mail server for notification emails, e.g. `smtp://user:pass@mail.example.cn:587`
+    /// (unset: notifications are only shown on the account pages).
+    #[serde(default)]
+    pub smtp_url: Option<SecretString>,
+    #[serde(default = "default_mail_from")]
+    pub mail_from: String,
     /// Log filter in `tracing` syntax, e.g. `info` or `jinguo=debug,sqlx=warn`.
     #[serde(default = "default_log")]
     pub log: String,
@@ -71,6 +108,39 @@ fn default_cache_ttl_ms() -> u64 {
 }
 fn default_outbox_lease_ms() -> u64 {
     180_000
+}
+fn default_order_hold_minutes() -> u64 {
+    15
+}
+fn default_auto_deliver_days() -> u64 {
+    10
+}
+fn default_return_days() -> u64 {
+    7
+}
+fn default_login_limit_per_account() -> u32 {
+    5
+}
+fn default_login_limit_per_address() -> u32 {
+    50
+}
+fn default_login_window_secs() -> u64 {
+    900
+}
+fn default_password_hash() -> String {
+    "standard".to_owned()
+}
+fn default_payee_name() -> String {
+    "巾帼集市（演示账户）".to_owned()
+}
+fn default_payee_bank() -> String {
+    "演示银行重庆分行".to_owned()
+}
+fn default_payee_account() -> String {
+    "6200 0000 0000 0000 000".to_owned()
+}
+fn default_mail_from() -> String {
+    "巾帼集市 <no-reply@jinguo.invalid>".to_owned()
 }
 fn default_log() -> String {
     // meilisearch-sdk warns about every 404, including the expected "no such index yet".

@@ -29,6 +29,15 @@ impl Backend {
         }
     }
 
+    /// What to append to a `SELECT` that reads a row about to be changed, so that a concurrent
+    /// change waits for this one. SQLite's write transactions already exclude each other.
+    pub fn lock_suffix(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
+
     /// What to append to a `SELECT … FOR UPDATE` that claims work, so that several processes
     /// each take different rows. SQLite has one writer at a time and needs nothing.
     pub fn claim_suffix(self) -> &'static str {
@@ -153,6 +162,16 @@ impl Db {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Begins a transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so that two transactions that both read before writing cannot
+    /// deadlock on upgrading their locks; PostgreSQL locks rows as they are written.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
     }
 
     pub fn backend(&self) -> Backend {

@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod ids;
 pub mod money;
+pub mod phone;
 pub mod region;
 #[cfg(feature = "testing")]
 pub mod testing;

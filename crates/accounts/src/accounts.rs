@@ -1,0 +1,249 @@
+//! The account operations the storefront calls.
+
+use jinguo_common::clock::Millis;
+use jinguo_common::{Clock, Db};
+use sqlx::Row;
+
+use crate::AccountError;
+use crate::login::Login;
+use crate::password::{HashCost, Hasher};
+use crate::session::{self, Session, SessionKind, Token};
+use crate::user::{self, COLUMNS, Role, User, UserId};
+
+/// How many failed sign-ins are tolerated within a window before further tries are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Per account (whoever is trying).
+    pub per_login: u32,
+    /// Per client address (whichever accounts it tries).
+    pub per_address: u32,
+    pub window_ms: Millis,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            per_login: 5,
+            per_address: 50,
+            window_ms: 15 * 60_000,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Accounts {
+    db: Db,
+    clock: Clock,
+    hasher: Hasher,
+    limits: Limits,
+    decoy: std::sync::Arc<tokio::sync::OnceCell<String>>,
+}
+
+/// A hash of a password nobody has, checked when the login is unknown so that a wrong login
+/// takes as long as a wrong password.
+const DECOY: &str = "jinguo-decoy-password";
+
+impl Accounts {
+    pub fn new(db: Db, clock: Clock, cost: HashCost, limits: Limits) -> Accounts {
+        Accounts {
+            db,
+            clock,
+            hasher: Hasher::new(cost),
+            limits,
+            decoy: Default::default(),
+        }
+    }
+
+    fn now(&self) -> Millis {
+        self.clock.now_ms()
+    }
+
+    /// Creates an account. Producer staff name their producer by its catalog id.
+    pub async fn register(
+        &self,
+        login: &str,
+        password: &str,
+        role: Role,
+        producer_id: Option<i64>,
+    ) -> Result<User, AccountError> {
+        let login = Login::parse(login)?;
+        if (role == Role::Producer) != producer_id.is_some() {
+            return Err(AccountError::ProducerMismatch);
+        }
+        let hash = self.hasher.hash(password).await?;
+        let now = self.now();
+        let inserted = sqlx::query_scalar::<_, i64>(
+            "insert into users (login, login_kind, password_hash, role, producer_id, created_at, updated_at)
+             values ($1, $2, $3, $4, $5, $6, $6)
+             on conflict (login) do nothing returning id",
+        )
+        .bind(login.as_str())
+        .bind(login.kind())
+        .bind(&hash)
+        .bind(role.as_str())
+        .bind(producer_id)
+        .bind(now)
+        .fetch_optional(self.db.pool())
+        .await?;
+        let id = inserted.ok_or(AccountError::Taken)?;
+        let mut conn = self.db.pool().acquire().await?;
+        user::by_id(&mut conn, UserId(id))
+            .await?
+            .ok_or(AccountError::WrongCredentials)
+    }
+
+    /// Checks a login and password and opens a session. Refused while either the account or the
+    /// address has had too many failures in the window.
+    pub async fn sign_in(
+        &self,
+        login: &str,
+        password: &str,
+        address: &str,
+        kind: SessionKind,
+    ) -> Result<(User, Token), AccountError> {
+        let now = self.now();
+        let login = Login::parse(login).map_err(|_| AccountError::WrongCredentials)?;
+        let login_subject = format!("login:{}", login.as_str());
+        let address_subject = format!("addr:{address}");
+        self.check_throttle(&login_subject, self.limits.per_login, now)
+            .await?;
+        self.check_throttle(&address_subject, self.limits.per_address, now)
+            .await?;
+
+        let found = {
+            let mut conn = self.db.pool().acquire().await?;
+            user::with_hash(&mut conn, login.as_str()).await?
+        };
+        let matches = match &found {
+            Some((_, hash)) => self.hasher.verify(password, hash).await?,
+            None => {
+                let decoy = self
+                    .decoy
+                    .get_or_try_init(|| self.hasher.hash(DECOY))
+                    .await?;
+                let _ = self.hasher.verify(password, decoy).await;
+                false
+            }
+        };
+        match found {
+            Some((user, _)) if matches => {
+                let mut tx = self.db.pool().begin().await?;
+                sqlx::query("delete from login_failures where subject = $1")
+                    .bind(&login_subject)
+                    .execute(&mut *tx)
+                    .await?;
+                let (token, _) = session::create(&mut tx, kind, Some(user.id), now).await?;
+                tx.commit().await?;
+                Ok((user, token))
+            }
+            _ => {
+                let mut tx = self.db.pool().begin().await?;
+                for subject in [&login_subject, &address_subject] {
+                    sqlx::query("insert into login_failures (subject, at) values ($1, $2)")
+                        .bind(subject)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query("delete from login_failures where at < $1")
+                    .bind(now - self.limits.window_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Err(AccountError::WrongCredentials)
+            }
+        }
+    }
+
+    async fn check_throttle(
+        &self,
+        subject: &str,
+        limit: u32,
+        now: Millis,
+    ) -> Result<(), AccountError> {
+        let row = sqlx::query(
+            "select count(*) as n, min(at) as oldest from login_failures where subject = $1 and at > $2",
+        )
+        .bind(subject)
+        .bind(now - self.limits.window_ms)
+        .fetch_one(self.db.pool())
+        .await?;
+        let n: i64 = row.try_get("n")?;
+        if n >= i64::from(limit) {
+            let oldest: Option<i64> = row.try_get("oldest")?;
+            let retry = oldest.unwrap_or(now) + self.limits.window_ms - now;
+            return Err(AccountError::Throttled {
+                retry_after_secs: (retry / 1000).max(1),
+            });
+        }
+        Ok(())
+    }
+
+    /// A session for a visitor who has not signed in (to hold a cart).
+    pub async fn guest_session(&self) -> Result<(Token, Session), AccountError> {
+        let now = self.now();
+        let mut conn = self.db.pool().acquire().await?;
+        let (token, _) = session::create(&mut conn, SessionKind::Web, None, now).await?;
+        let session = session::find(&mut conn, &token, now)
+            .await?
+            .ok_or(AccountError::WrongCredentials)?;
+        Ok((token, session))
+    }
+
+    /// The live session behind a token, if any.
+    pub async fn session(&self, token: &Token) -> Result<Option<Session>, AccountError> {
+        let mut conn = self.db.pool().acquire().await?;
+        Ok(session::find(&mut conn, token, self.now()).await?)
+    }
+
+    pub async fn sign_out(&self, token: &Token) -> Result<(), AccountError> {
+        let mut conn = self.db.pool().acquire().await?;
+        Ok(session::delete(&mut conn, token).await?)
+    }
+
+    /// Changes a password after checking the old one; every other session of the user ends.
+    pub async fn change_password(
+        &self,
+        user: UserId,
+        old: &str,
+        new: &str,
+        keep: Option<&Token>,
+    ) -> Result<(), AccountError> {
+        let mut conn = self.db.pool().acquire().await?;
+        let hash: Option<String> =
+            sqlx::query_scalar("select password_hash from users where id = $1")
+                .bind(user.0)
+                .fetch_optional(&mut *conn)
+                .await?;
+        let hash = hash.ok_or(AccountError::WrongCredentials)?;
+        if !self.hasher.verify(old, &hash).await? {
+            return Err(AccountError::WrongCredentials);
+        }
+        let new_hash = self.hasher.hash(new).await?;
+        let mut tx = self.db.pool().begin().await?;
+        sqlx::query("update users set password_hash = $1, updated_at = $2 where id = $3")
+            .bind(&new_hash)
+            .bind(self.now())
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await?;
+        session::delete_others(&mut tx, user, keep).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn user(&self, id: UserId) -> Result<Option<User>, AccountError> {
+        let mut conn = self.db.pool().acquire().await?;
+        Ok(user::by_id(&mut conn, id).await?)
+    }
+
+    pub async fn by_login(&self, login: &str) -> Result<Option<User>, AccountError> {
+        let login = Login::parse(login)?;
+        let sql = format!("select {COLUMNS} from users u where u.login = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(login.as_str())
+            .fetch_optional(self.db.pool())
+            .await?;
+        Ok(row.as_ref().map(user::from_row).transpose()?)
+    }
+}
