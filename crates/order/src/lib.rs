@@ -1,11 +1,25 @@
 //! Orders: what a buyer commits to and how it reaches them.
 //!
-//! This crate will own carts (guest and signed-in), checkout with delivery addresses and the
-//! per-region delivery restrictions staff set, stock reservations (a conditional decrement in the
-//! same transaction as the order rows, released when an unpaid order expires or is cancelled),
-//! orders split into one part per producer, the order state machine with its timestamped
-//! history, shipments and tracking, returns and refund requests, and the partner units of the
-//! Shandong–Chongqing pairing: organizations, tier prices, quotes, approvals, recipient lists and
-//! yearly purchase pledges. It knows nothing of HTTP; the storefront calls it.
-//!
-//! Nothing is built here yet: see the checkout issue.
+//! Owns carts (a guest's, kept by session, merged into the account on sign-in), the address book,
+//! delivery restrictions per region, each producer's shipping rule, and orders: placed in one
+//! transaction that takes the stock (a conditional decrement per SKU, so no unit is sold twice),
+//! split into one part per producer, moved through an explicit state machine ([`state`]) whose
+//! every change is recorded with who, when, from, to and why, released when unpaid in time,
+//! paid by bank transfer (the first [`payment::PaymentProvider`]), shipped, delivered, returned.
+//! Knows nothing of HTTP.
+
+pub mod address;
+pub mod cart;
+mod checkout;
+mod error;
+pub mod jobs;
+pub mod notify;
+pub mod orders;
+pub mod payment;
+pub mod region;
+pub mod service;
+pub mod shipping;
+pub mod state;
+
+pub use error::OrderError;
+pub use service::{Checkout, FlaggedTransfer, OrderSettings, Orders, ProducerSku, TransferOutcome};

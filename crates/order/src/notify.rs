@@ -1,0 +1,148 @@
+//! Notifications: every change to an order that someone should know of is written here (shown on
+//! their account pages, and emailed when the shop has a mail server).
+
+use jinguo_common::clock::Millis;
+use serde::Serialize;
+use sqlx::{AnyConnection, Row};
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Notification {
+    pub id: i64,
+    pub order_id: Option<i64>,
+    /// A key of the locale files' `[notifications]` section.
+    pub kind: String,
+    /// Values for the message's `{name}`s.
+    pub args: serde_json::Map<String, serde_json::Value>,
+    pub created_at: Millis,
+    pub read: bool,
+}
+
+pub async fn notify(
+    conn: &mut AnyConnection,
+    user: i64,
+    order: Option<i64>,
+    kind: &str,
+    args: serde_json::Value,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("insert into notifications (user_id, order_id, kind, args, created_at) values ($1, $2, $3, $4, $5)")
+        .bind(user)
+        .bind(order)
+        .bind(kind)
+        .bind(args.to_string())
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Notifies every staff account of a producer.
+pub async fn notify_producer(
+    conn: &mut AnyConnection,
+    producer: i64,
+    order: i64,
+    kind: &str,
+    args: serde_json::Value,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    let users: Vec<i64> = sqlx::query_scalar("select id from users where producer_id = $1")
+        .bind(producer)
+        .fetch_all(&mut *conn)
+        .await?;
+    for user in users {
+        notify(conn, user, Some(order), kind, args.clone(), now).await?;
+    }
+    Ok(())
+}
+
+pub async fn of_user(
+    conn: &mut AnyConnection,
+    user: i64,
+    limit: i64,
+) -> Result<Vec<Notification>, sqlx::Error> {
+    let rows = sqlx::query(
+        "select id, order_id, kind, args, created_at, read_at from notifications where user_id = $1
+         order by id desc limit $2",
+    )
+    .bind(user)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let args: String = r.try_get("args")?;
+            Ok(Notification {
+                id: r.try_get("id")?,
+                order_id: r.try_get("order_id")?,
+                kind: r.try_get("kind")?,
+                args: serde_json::from_str(&args).unwrap_or_default(),
+                created_at: r.try_get("created_at")?,
+                read: r.try_get::<Option<i64>, _>("read_at")?.is_some(),
+            })
+        })
+        .collect()
+}
+
+pub async fn unread_count(conn: &mut AnyConnection, user: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("select count(*) from notifications where user_id = $1 and read_at is null")
+        .bind(user)
+        .fetch_one(conn)
+        .await
+}
+
+pub async fn mark_all_read(
+    conn: &mut AnyConnection,
+    user: i64,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update notifications set read_at = $1 where user_id = $2 and read_at is null")
+        .bind(now)
+        .bind(user)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Notifications not yet emailed, with the address (email logins only), oldest first.
+pub async fn unsent_emails(
+    conn: &mut AnyConnection,
+    limit: i64,
+) -> Result<Vec<(Notification, String)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "select n.id, n.order_id, n.kind, n.args, n.created_at, n.read_at, u.login from notifications n
+         join users u on u.id = n.user_id
+         where n.emailed_at is null and u.login_kind = 'email' order by n.id limit $1",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let args: String = r.try_get("args")?;
+            Ok((
+                Notification {
+                    id: r.try_get("id")?,
+                    order_id: r.try_get("order_id")?,
+                    kind: r.try_get("kind")?,
+                    args: serde_json::from_str(&args).unwrap_or_default(),
+                    created_at: r.try_get("created_at")?,
+                    read: r.try_get::<Option<i64>, _>("read_at")?.is_some(),
+                },
+                r.try_get("login")?,
+            ))
+        })
+        .collect()
+}
+
+pub async fn mark_emailed(
+    conn: &mut AnyConnection,
+    id: i64,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update notifications set emailed_at = $1 where id = $2")
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
