@@ -7,6 +7,7 @@ use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use http::{HeaderValue, header};
+use jinguo_accounts::{Accounts, HashCost, Limits};
 use jinguo_catalog::Catalog;
 use jinguo_catalog::demo::{self, SeedOptions, SeedReport};
 use jinguo_catalog::search::ProductSearch;
@@ -14,6 +15,9 @@ use jinguo_catalog::search::embedded::EmbeddedSearch;
 use jinguo_catalog::search::meili::MeiliSearch;
 use jinguo_common::config::Settings;
 use jinguo_common::{Clock, Db};
+use jinguo_order::payment::{BankTransfer, Payee};
+use jinguo_order::state::Windows;
+use jinguo_order::{OrderSettings, Orders};
 use secrecy::ExposeSecret;
 use std::future::Future;
 use std::sync::Arc;
@@ -40,6 +44,8 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub settings: Settings,
     pub catalog: Catalog,
+    pub accounts: Accounts,
+    pub orders: Orders,
     pub i18n: I18n,
     pub pages: crate::page_cache::PageCache,
 }
@@ -52,10 +58,46 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
+    /// The state over an open catalog: accounts and orders on the same database and clock.
     pub fn new(settings: Settings, catalog: Catalog) -> anyhow::Result<AppState> {
+        let db = catalog.db().clone();
+        let clock = catalog.clock().clone();
+        let cost = match settings.password_hash.as_str() {
+            "fast" => HashCost::Fast,
+            "standard" => HashCost::Standard,
+            other => anyhow::bail!("password_hash is “{other}”; it is standard or fast"),
+        };
+        let limits = Limits {
+            per_login: settings.login_limit_per_account,
+            per_address: settings.login_limit_per_address,
+            window_ms: i64::try_from(settings.login_window_secs.saturating_mul(1000))
+                .unwrap_or(i64::MAX),
+        };
+        let accounts = Accounts::new(db.clone(), clock.clone(), cost, limits);
+        let payee = Payee {
+            name: settings.payee_name.clone(),
+            bank: settings.payee_bank.clone(),
+            account_no: settings.payee_account.clone(),
+        };
+        let secret = settings
+            .bank_notify_secret
+            .as_ref()
+            .map(|s| s.expose_secret().as_bytes().to_vec());
+        let bank = Arc::new(BankTransfer::new(db.clone(), payee, secret));
+        let day = 86_400_000_i64;
+        let order_settings = OrderSettings {
+            hold_ms: i64::try_from(settings.order_hold_minutes).unwrap_or(15) * 60_000,
+            windows: Windows {
+                auto_deliver_ms: i64::try_from(settings.auto_deliver_days).unwrap_or(10) * day,
+                return_ms: i64::try_from(settings.return_days).unwrap_or(7) * day,
+            },
+        };
+        let orders = Orders::new(db, clock, catalog.clone(), order_settings, bank);
         Ok(AppState(Arc::new(Inner {
             settings,
             catalog,
+            accounts,
+            orders,
             i18n: I18n::load()?,
             pages: Default::default(),
         })))
@@ -141,11 +183,17 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::page_cache::serve_cached,
         )))
-        .merge(assets::router())
+        .merge(pages::personal_router())
         .nest("/api/v1", api::router())
-        .route("/healthz", axum::routing::get(api::health::healthz))
         .fallback(pages::not_found)
+        // Errors render inside `identify`, so error pages get the visitor's header too.
         .layer(middleware::from_fn_with_state(state.clone(), render_errors))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::identify,
+        ))
+        .merge(assets::router())
+        .route("/healthz", axum::routing::get(api::health::healthz))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -208,7 +256,8 @@ pub async fn serve(
             })
             .await;
     });
-    let app = router(state);
+    let jobs = tokio::spawn(crate::jobs::run(state.clone(), stop_rx.clone()));
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
@@ -216,5 +265,6 @@ pub async fn serve(
         })
         .await;
     let _ = worker.await;
+    let _ = jobs.await;
     result
 }

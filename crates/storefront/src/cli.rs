@@ -103,6 +103,36 @@ enum Command {
     Seed(SeedArgs),
     /// Rebuild the search index from the database (or, with --check, compare them)
     Reindex(ReindexArgs),
+    /// Manage accounts
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Create an account (the first staff account, scripted set-ups)
+    Create(UserCreateArgs),
+}
+
+#[derive(Args, Debug)]
+struct UserCreateArgs {
+    /// consumer, producer (staff of one producer; needs --producer) or staff (federation)
+    #[arg(long, value_name = "ROLE")]
+    role: String,
+    /// The producer's slug, for --role producer
+    #[arg(long, value_name = "SLUG")]
+    producer: Option<String>,
+    /// A mainland mobile number or an email address
+    #[arg(long, value_name = "LOGIN")]
+    login: String,
+    /// 8 to 128 characters (prefer JINGUO_USER_PASSWORD to keep it out of the shell history)
+    #[arg(
+        long,
+        env = "JINGUO_USER_PASSWORD",
+        hide_env_values = true,
+        value_name = "PW"
+    )]
+    password: String,
 }
 
 #[derive(Args, Debug, Serialize, Default)]
@@ -120,6 +150,48 @@ struct ServeArgs {
     #[arg(long, env = "JINGUO_DEMO")]
     #[serde(skip)]
     demo: bool,
+    /// Minutes an unpaid order holds its stock before it is cancelled [default: 15]
+    #[arg(long, env = "JINGUO_ORDER_HOLD_MINUTES", value_name = "MIN")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    order_hold_minutes: Option<u64>,
+    /// Days after shipping when delivery counts as confirmed [default: 10]
+    #[arg(long, env = "JINGUO_AUTO_DELIVER_DAYS", value_name = "DAYS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auto_deliver_days: Option<u64>,
+    /// Days after delivery during which a return may be asked for [default: 7]
+    #[arg(long, env = "JINGUO_RETURN_DAYS", value_name = "DAYS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    return_days: Option<u64>,
+    /// Failed sign-ins allowed per account in the window [default: 5]
+    #[arg(long, env = "JINGUO_LOGIN_LIMIT_PER_ACCOUNT", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    login_limit_per_account: Option<u32>,
+    /// Failed sign-ins allowed per client address in the window; raise it for a load test
+    /// from one machine [default: 50]
+    #[arg(long, env = "JINGUO_LOGIN_LIMIT_PER_ADDRESS", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    login_limit_per_address: Option<u32>,
+    /// The sign-in limits' window in seconds [default: 900]
+    #[arg(long, env = "JINGUO_LOGIN_WINDOW_SECS", value_name = "SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    login_window_secs: Option<u64>,
+    /// Password hashing: standard (argon2id, 19 MiB, 2 passes) or fast (tests and load tests
+    /// only) [default: standard]
+    #[arg(long, env = "JINGUO_PASSWORD_HASH", value_name = "COST")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password_hash: Option<String>,
+    /// Bank transfers: the payee's account name [default: a demo account]
+    #[arg(long, env = "JINGUO_PAYEE_NAME", value_name = "NAME")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payee_name: Option<String>,
+    /// Bank transfers: the payee's bank and branch
+    #[arg(long, env = "JINGUO_PAYEE_BANK", value_name = "BANK")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payee_bank: Option<String>,
+    /// Bank transfers: the payee's account number
+    #[arg(long, env = "JINGUO_PAYEE_ACCOUNT", value_name = "NO")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payee_account: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -263,7 +335,53 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => serve(settings, args.demo).await,
+        Command::User(UserCommand::Create(args)) => create_user(settings, args).await,
     }
+}
+
+async fn create_user(settings: Settings, args: UserCreateArgs) -> anyhow::Result<()> {
+    let role: jinguo_accounts::Role = args.role.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "--role is “{}”; it is consumer, producer or staff",
+            args.role
+        )
+    })?;
+    // Only the database: a running `serve` may hold the search index.
+    let db = jinguo_common::Db::connect(&settings.database_url(), 2).await?;
+    db.migrate().await?;
+    let producer = match (&args.producer, role) {
+        (Some(slug), jinguo_accounts::Role::Producer) => {
+            let id: Option<i64> = sqlx::query_scalar("select id from producers where slug = $1")
+                .bind(slug)
+                .fetch_optional(db.pool())
+                .await?;
+            Some(id.ok_or_else(|| {
+                anyhow::anyhow!("--producer: no producer has the slug “{slug}” (see /producers)")
+            })?)
+        }
+        (None, jinguo_accounts::Role::Producer) => {
+            anyhow::bail!("--role producer needs --producer SLUG")
+        }
+        (Some(_), _) => anyhow::bail!("--producer is only for --role producer"),
+        (None, _) => None,
+    };
+    let accounts = jinguo_accounts::Accounts::new(
+        db,
+        Clock::system(),
+        jinguo_accounts::HashCost::Standard,
+        jinguo_accounts::Limits::default(),
+    );
+    let user = accounts
+        .register(&args.login, &args.password, role, producer)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "created {} account {} (id {})",
+        user.role.as_str(),
+        user.login,
+        user.id.0
+    );
+    Ok(())
 }
 
 fn progress_bar(message: &'static str) -> ProgressBar {

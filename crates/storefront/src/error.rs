@@ -41,6 +41,9 @@ pub enum AppError {
     NotFound,
     #[error("unavailable: {0:?}")]
     Unavailable(Msg),
+    /// Any other status with its message (401, 403, 409, 429…).
+    #[error("{0}: {1:?}")]
+    Status(StatusCode, Msg),
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
 }
@@ -55,7 +58,22 @@ impl AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Status(status, _) => *status,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn status(status: StatusCode, msg: Msg) -> AppError {
+        AppError::Status(status, msg)
+    }
+
+    /// The message for a person, when this error has one to show in a form.
+    pub fn msg(&self) -> Option<&Msg> {
+        match self {
+            AppError::BadRequest(msg) | AppError::Unavailable(msg) | AppError::Status(_, msg) => {
+                Some(msg)
+            }
+            _ => None,
         }
     }
 }
@@ -75,6 +93,7 @@ impl IntoResponse for AppError {
             AppError::BadRequest(msg) => (msg.code(), msg),
             AppError::NotFound => ("not_found", Msg::new("errors.not_found_message")),
             AppError::Unavailable(msg) => (msg.code(), msg),
+            AppError::Status(_, msg) => (msg.code(), msg),
             AppError::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "request failed");
                 ("internal", Msg::new("errors.server_error_message"))
@@ -108,6 +127,102 @@ impl From<CatalogError> for AppError {
             }
             CatalogError::General(e) => AppError::Internal(e.into()),
         }
+    }
+}
+
+impl From<jinguo_accounts::AccountError> for AppError {
+    fn from(error: jinguo_accounts::AccountError) -> Self {
+        use jinguo_accounts::AccountError as E;
+        let (status, msg) = match error {
+            E::BadLogin(value) => (
+                StatusCode::BAD_REQUEST,
+                Msg::new("errors.bad_login").with("value", value),
+            ),
+            E::BadPassword { min, max } => (
+                StatusCode::BAD_REQUEST,
+                Msg::new("errors.bad_password")
+                    .with("min", min)
+                    .with("max", max),
+            ),
+            E::Taken => (StatusCode::CONFLICT, Msg::new("errors.login_taken")),
+            E::WrongCredentials => (
+                StatusCode::UNAUTHORIZED,
+                Msg::new("errors.wrong_credentials"),
+            ),
+            E::Throttled { retry_after_secs } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                Msg::new("errors.throttled").with("seconds", retry_after_secs),
+            ),
+            E::ProducerMismatch | E::UnknownProducer(_) => (
+                StatusCode::BAD_REQUEST,
+                Msg::new("errors.producer_mismatch"),
+            ),
+            E::Hashing(e) => return AppError::Internal(anyhow::anyhow!("password hashing: {e}")),
+            E::General(e) => return AppError::Internal(e.into()),
+        };
+        AppError::Status(status, msg)
+    }
+}
+
+impl From<jinguo_order::OrderError> for AppError {
+    fn from(error: jinguo_order::OrderError) -> Self {
+        use jinguo_order::OrderError as E;
+        let (status, msg) = match error {
+            E::OutOfStock {
+                title, available, ..
+            } => (
+                StatusCode::CONFLICT,
+                Msg::new("errors.out_of_stock")
+                    .with("title", title)
+                    .with("n", available),
+            ),
+            E::EmptyCart => (StatusCode::BAD_REQUEST, Msg::new("errors.empty_cart")),
+            E::BadQuantity { max } => (
+                StatusCode::BAD_REQUEST,
+                Msg::new("errors.bad_quantity").with("max", max),
+            ),
+            E::NotForSale(title) => (
+                StatusCode::BAD_REQUEST,
+                Msg::new("errors.not_for_sale").with("title", title),
+            ),
+            E::Invalid { field, message } => (
+                StatusCode::BAD_REQUEST,
+                Msg::new("errors.invalid")
+                    .with("field", field)
+                    .with("message", message),
+            ),
+            E::Suspended { region, notice } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Msg::new("errors.suspended")
+                    .with("region", region)
+                    .with("notice", notice),
+            ),
+            E::NotFound => return AppError::NotFound,
+            E::Refused(jinguo_order::state::Refusal::Forbidden) => {
+                (StatusCode::FORBIDDEN, Msg::new("errors.forbidden"))
+            }
+            E::Refused(refusal) => (
+                StatusCode::CONFLICT,
+                Msg::new("errors.refused").with("reason", refusal),
+            ),
+            E::Conflict => (StatusCode::CONFLICT, Msg::new("errors.conflict")),
+            E::UnknownReference(value) => (
+                StatusCode::BAD_REQUEST,
+                Msg::new("errors.unknown_reference").with("value", value),
+            ),
+            E::AlreadyPaid(value) => (
+                StatusCode::CONFLICT,
+                Msg::new("errors.already_paid").with("value", value),
+            ),
+            E::WrongAmount { .. } => (StatusCode::BAD_REQUEST, Msg::new("errors.wrong_amount")),
+            E::Payment(message) => (
+                StatusCode::BAD_REQUEST,
+                Msg::new("errors.payment").with("message", message),
+            ),
+            E::Catalog(e) => return e.into(),
+            E::General(e) => return AppError::Internal(e.into()),
+        };
+        AppError::Status(status, msg)
     }
 }
 

@@ -190,6 +190,54 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "error.html",
         include_str!("../../../web/templates/error.html"),
     ),
+    (
+        "account_nav.html",
+        include_str!("../../../web/templates/account_nav.html"),
+    ),
+    (
+        "login.html",
+        include_str!("../../../web/templates/login.html"),
+    ),
+    (
+        "register.html",
+        include_str!("../../../web/templates/register.html"),
+    ),
+    (
+        "account.html",
+        include_str!("../../../web/templates/account.html"),
+    ),
+    (
+        "cart.html",
+        include_str!("../../../web/templates/cart.html"),
+    ),
+    (
+        "checkout.html",
+        include_str!("../../../web/templates/checkout.html"),
+    ),
+    (
+        "order.html",
+        include_str!("../../../web/templates/order.html"),
+    ),
+    (
+        "orders.html",
+        include_str!("../../../web/templates/orders.html"),
+    ),
+    (
+        "producer_orders.html",
+        include_str!("../../../web/templates/producer_orders.html"),
+    ),
+    (
+        "producer_stock.html",
+        include_str!("../../../web/templates/producer_stock.html"),
+    ),
+    (
+        "staff_payments.html",
+        include_str!("../../../web/templates/staff_payments.html"),
+    ),
+    (
+        "staff_restrictions.html",
+        include_str!("../../../web/templates/staff_restrictions.html"),
+    ),
 ];
 
 const ZH: &str = include_str!("../../../web/locales/zh-CN.toml");

@@ -5,12 +5,15 @@
 pub mod api;
 pub mod app;
 mod assets;
+pub mod auth;
 pub mod cli;
 mod error;
 mod i18n;
+mod jobs;
 mod page_cache;
 mod pages;
 mod query;
+mod shop;
 mod views;
 
 pub use app::{App, AppState, router, serve};

@@ -210,3 +210,19 @@ pub fn price_range(prices: impl Iterator<Item = Fen>) -> String {
         format!("{}–{}", min.yuan_string(), max.yuan_string())
     }
 }
+
+/// A moment as people in China read it: `2026-11-29 18:30` (UTC+8).
+pub fn when(ms: jinguo_common::clock::Millis) -> String {
+    let china = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .to_offset(china);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute()
+    )
+}

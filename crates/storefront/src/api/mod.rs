@@ -4,12 +4,13 @@
 pub mod health;
 mod producers;
 mod products;
+mod shop;
 mod trace;
 mod types;
 
 use axum::Router;
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::get;
+use axum::routing::{get, post, put};
 use serde::Serialize;
 use utoipa::OpenApi;
 
@@ -23,6 +24,25 @@ pub fn router() -> Router<AppState> {
         .route("/products/{slug}", get(products::detail))
         .route("/producers/{slug}", get(producers::detail))
         .route("/trace/{code}", get(trace::trace))
+        .route("/auth/register", post(shop::register))
+        .route("/auth/token", post(shop::token).delete(shop::revoke))
+        .route(
+            "/cart/items",
+            get(shop::cart)
+                .post(shop::put_item)
+                .delete(shop::remove_item),
+        )
+        .route("/checkout", post(shop::checkout))
+        .route("/orders", get(shop::orders))
+        .route("/orders/{id}", get(shop::order))
+        .route("/orders/{id}/cancel", post(shop::cancel))
+        .route(
+            "/orders/{id}/parts/{part}/{action}",
+            post(shop::part_action),
+        )
+        .route("/producer/skus/{id}/stock", put(shop::set_stock))
+        .route("/producer/orders", get(shop::producer_orders))
+        .route("/staff/transfers", post(shop::record_transfer))
         .route("/openapi.json", get(openapi))
         .fallback(crate::pages::not_found)
 }
@@ -33,10 +53,36 @@ pub fn router() -> Router<AppState> {
         title = "Jinguo Market API",
         description = "巾帼集市: products of Chongqing's women's workshops, bases, cooperatives and households. Prices are integer fen (1 yuan = 100 fen). Errors are `{\"error\": {\"code\", \"message\"}}`; messages follow the `lang` cookie or Accept-Language (zh-CN by default)."
     ),
-    paths(products::list, products::detail, producers::detail, trace::trace, health::healthz),
-    tags((name = "catalog", description = "Products, producers and provenance"))
+    paths(
+        products::list, products::detail, producers::detail, trace::trace, health::healthz,
+        shop::register, shop::token, shop::revoke, shop::cart, shop::put_item, shop::remove_item,
+        shop::checkout, shop::orders, shop::order, shop::cancel, shop::part_action,
+        shop::set_stock, shop::producer_orders, shop::record_transfer
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "catalog", description = "Products, producers and provenance"),
+        (name = "accounts", description = "Accounts and bearer tokens"),
+        (name = "orders", description = "Cart, checkout and a buyer's orders"),
+        (name = "producer", description = "For producer staff: their stock and their parts of orders"),
+        (name = "staff", description = "For federation staff: payments received")
+    )
 )]
 pub struct ApiDoc;
+
+/// Declares the `bearer` scheme the order endpoints use.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
 
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())

@@ -1,10 +1,15 @@
 //! HTML pages: one module per page, each a few lines that call the catalog and render a
 //! template. Shared here: the request context, rendering with the page frame, error pages.
 
+mod account;
+mod cart;
 mod home;
 mod listing;
+mod orders;
 mod producer;
+mod producer_portal;
 mod product;
+mod staff;
 mod trace;
 
 use axum::Router;
@@ -32,6 +37,45 @@ pub fn router() -> Router<AppState> {
         .route("/trace", get(trace::lookup))
         .route("/trace/{code}", get(trace::trace))
         .route("/lang", get(switch_lang))
+}
+
+/// Pages of one visitor's own (accounts, cart, orders, dashboards): never cached.
+pub fn personal_router() -> Router<AppState> {
+    use axum::routing::post;
+    Router::new()
+        .route("/login", get(account::login_page).post(account::login))
+        .route(
+            "/register",
+            get(account::register_page).post(account::register),
+        )
+        .route("/logout", post(account::logout))
+        .route("/account", get(account::account))
+        .route("/account/password", post(account::change_password))
+        .route("/account/notifications/read", post(account::mark_read))
+        .route("/cart", get(cart::cart))
+        .route("/cart/items", post(cart::add))
+        .route("/cart/items/{sku}", post(cart::update))
+        .route("/cart/acknowledge", post(cart::acknowledge))
+        .route("/checkout", get(cart::checkout_page).post(cart::checkout))
+        .route("/orders", get(orders::mine))
+        .route("/orders/{id}", get(orders::order))
+        .route("/orders/{id}/cancel", post(orders::cancel))
+        .route(
+            "/orders/{id}/parts/{part}/{action}",
+            post(orders::part_action),
+        )
+        .route("/producer/orders", get(producer_portal::orders))
+        .route("/producer/stock", get(producer_portal::stock))
+        .route("/producer/stock/{sku}", post(producer_portal::set_stock))
+        .route(
+            "/staff/payments",
+            get(staff::payments).post(staff::record_payment),
+        )
+        .route("/staff/orders", get(staff::orders))
+        .route(
+            "/staff/restrictions",
+            get(staff::restrictions).post(staff::set_restriction),
+        )
 }
 
 /// The language and address of the page being rendered.
@@ -76,6 +120,8 @@ struct PageMeta {
     css: &'static str,
     q: String,
     notice: Option<String>,
+    /// Filled with the visitor's CSRF token on the way out.
+    csrf: &'static str,
 }
 
 /// What a handler renders: the template, the title, the text in the search box, an optional
@@ -86,6 +132,9 @@ pub struct View<T> {
     pub q: String,
     pub notice: Option<String>,
     pub body: T,
+    /// Shows something of one visitor's (a cart, an order): never shared from the page cache.
+    pub personal: bool,
+    pub status: StatusCode,
 }
 
 impl<T> View<T> {
@@ -96,7 +145,22 @@ impl<T> View<T> {
             q: String::new(),
             notice: None,
             body,
+            personal: false,
+            status: StatusCode::OK,
         }
+    }
+
+    /// A page of one visitor's own.
+    pub fn personal(template: &'static str, title: impl Into<String>, body: T) -> Self {
+        View {
+            personal: true,
+            ..View::new(template, title, body)
+        }
+    }
+
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
     }
 }
 
@@ -105,7 +169,8 @@ pub fn render<T: Serialize>(
     req: &Req,
     view: View<T>,
 ) -> Result<Response, AppError> {
-    render_with(state, req.lang, &req.path_and_query(), StatusCode::OK, view)
+    let status = view.status;
+    render_with(state, req.lang, &req.path_and_query(), status, view)
 }
 
 fn render_with<T: Serialize>(
@@ -128,12 +193,14 @@ fn render_with<T: Serialize>(
         css: crate::assets::css_url(),
         q: view.q,
         notice: view.notice,
+        csrf: crate::auth::CSRF_MARK,
     };
+    let personal = view.personal;
     let mut context = tera::Context::from_serialize(&view.body)?;
     context.insert("page", &page);
     let html = state.i18n.tera(lang).render(view.template, &context)?;
     let mut response = (status, Html(html)).into_response();
-    if status == StatusCode::OK {
+    if status == StatusCode::OK && !personal {
         response
             .extensions_mut()
             .insert(crate::page_cache::Shareable);
@@ -170,8 +237,10 @@ struct ErrorBody {
 pub fn error_page(state: &AppState, lang: Lang, path: &str, report: &ErrorReport) -> Response {
     let locale = state.i18n.locale(lang);
     let heading_key = match report.status.as_u16() {
-        400 => "errors.bad_request_title",
+        401 => "errors.unauthorized_title",
+        403 => "errors.forbidden_title",
         404 => "errors.not_found_title",
+        400..=499 => "errors.bad_request_title",
         503 => "errors.unavailable_title",
         _ => "errors.server_error_title",
     };
@@ -226,11 +295,7 @@ async fn switch_lang(
         .as_deref()
         .and_then(Lang::parse)
         .unwrap_or(Lang::Zh);
-    // Only paths on this site: never `//elsewhere` or `https://…`.
-    let next = params
-        .next
-        .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
-        .unwrap_or_else(|| "/".to_owned());
+    let next = safe_next(params.next.as_deref());
     let secure = if state.settings.public_url.starts_with("https://") {
         "; Secure"
     } else {
@@ -245,4 +310,37 @@ async fn switch_lang(
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     response
+}
+
+/// A path on this site to go to after a form, never `//elsewhere` or `https://…`.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        _ => "/".to_owned(),
+    }
+}
+
+/// The message for `?done=…` after a form redirected back (only known ones).
+pub fn done_notice(state: &AppState, lang: Lang, done: Option<&str>) -> Option<String> {
+    let key = match done? {
+        "registered" => "account.registered",
+        "password_changed" => "account.password_changed",
+        "added" => "cart.added",
+        "updated" => "cart.updated",
+        "stock_saved" => "producer_portal.stock_saved_short",
+        "restriction_saved" => "staff.restriction_saved",
+        "cancelled" => "order.cancelled",
+        "action_done" => "order.action_done",
+        _ => return None,
+    };
+    Some(state.i18n.locale(lang).get(key).to_owned())
+}
+
+/// A locale string by a key made at run time (statuses, roles, actors).
+pub fn label(state: &AppState, lang: Lang, section: &str, code: &str) -> String {
+    state
+        .i18n
+        .locale(lang)
+        .get(&format!("{section}.{code}"))
+        .to_owned()
 }

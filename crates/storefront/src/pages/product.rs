@@ -30,6 +30,7 @@ struct ProductView {
 
 #[derive(Serialize)]
 struct SkuView {
+    id: i64,
     name: String,
     price: String,
     stock: i64,
@@ -58,6 +59,8 @@ struct ProductPage {
     batches: Vec<BatchView>,
     related: Vec<ProductCard>,
     buy_note: String,
+    /// Some SKU is in stock: the page offers the add-to-cart form.
+    can_buy: bool,
 }
 
 pub async fn product(
@@ -111,6 +114,7 @@ pub async fn product(
             .skus
             .iter()
             .map(|s| SkuView {
+                id: s.id.0,
                 name: s.name.clone(),
                 price: s.price.yuan_string(),
                 stock: s.stock,
@@ -140,6 +144,7 @@ pub async fn product(
             .map(|s| views::card(s, lang, None))
             .collect(),
         buy_note: locale.get("listing.buy_note").to_owned(),
+        can_buy: detail.skus.iter().any(|s| s.stock > 0),
     };
     render(&state, &req, View::new("product.html", title, body))
 }

@@ -123,3 +123,139 @@ pub fn links(html: &str, prefix: &str) -> Vec<String> {
 pub fn encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
+
+/// A browser without script: keeps cookies, sends forms, does not follow redirects.
+pub struct Browser<'a> {
+    pub shop: &'a Shop,
+    pub cookies: std::collections::BTreeMap<String, String>,
+}
+
+impl<'a> Browser<'a> {
+    pub fn new(shop: &'a Shop) -> Browser<'a> {
+        Browser {
+            shop,
+            cookies: Default::default(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn send(&mut self, request: http::request::Builder, body: Body) -> Reply {
+        let request = request
+            .header(header::COOKIE, self.cookie_header())
+            .body(body)
+            .unwrap();
+        let response = router(self.shop.state.clone())
+            .oneshot(request)
+            .await
+            .unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        for value in headers.get_all(header::SET_COOKIE) {
+            let text = value.to_str().unwrap();
+            let (pair, attributes) = text.split_once(';').unwrap_or((text, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if attributes.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&mut self, uri: &str) -> Reply {
+        self.send(Request::get(uri), Body::empty()).await
+    }
+
+    /// Posts a form as the page would, with the CSRF token the last page carried.
+    pub async fn post(&mut self, uri: &str, fields: &[(&str, &str)]) -> Reply {
+        let token = self.cookies.get("csrf").cloned().unwrap_or_default();
+        let mut all: Vec<(&str, &str)> = vec![("csrf", token.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(uri, &all).await
+    }
+
+    /// Posts exactly these fields.
+    pub async fn post_raw(&mut self, uri: &str, fields: &[(&str, &str)]) -> Reply {
+        let body: String = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        let request =
+            Request::post(uri).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        self.send(request, Body::from(body)).await
+    }
+}
+
+impl Reply {
+    pub fn location(&self) -> String {
+        self.header(header::LOCATION)
+    }
+}
+
+/// The API as a client with a bearer token sees it.
+pub async fn api(
+    shop: &Shop,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> Reply {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let body = match body {
+        Some(json) => {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+            Body::from(json.to_string())
+        }
+        None => Body::empty(),
+    };
+    let response = router(shop.state.clone())
+        .oneshot(request.body(body).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A shop whose passwords hash fast (tests sign many people in).
+pub async fn fast_shop(db: TestDb) -> Shop {
+    let shop = shop_with(db, false, |s| {
+        s.password_hash = "fast".to_owned();
+        s.login_limit_per_address = 10_000;
+    })
+    .await;
+    shop.state.catalog.sync_search().await.unwrap();
+    shop
+}

@@ -1,0 +1,424 @@
+//! A buyer's orders and an order's page (also what producer staff and federation staff see of
+//! it, each only their share).
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use jinguo_order::orders::{Filter, Order};
+use jinguo_order::payment::PaymentInstructions;
+use jinguo_order::state::{Action, OrderStatus};
+use serde::{Deserialize, Serialize};
+
+use super::{Req, View, done_notice, label, render};
+use crate::app::AppState;
+use crate::auth::{CsrfForm, PageUser};
+use crate::error::AppError;
+use crate::i18n::Lang;
+use crate::shop::{self, PartActionInput, Viewer};
+use crate::views::{self, when};
+
+#[derive(Serialize)]
+pub struct ActionView {
+    url: String,
+    label: String,
+    needs_tracking: bool,
+    needs_reason: bool,
+    danger: bool,
+}
+
+#[derive(Serialize)]
+struct LineView {
+    title: String,
+    product_url: String,
+    sku_name: String,
+    price: String,
+    quantity: i64,
+    total: String,
+}
+
+#[derive(Serialize)]
+pub struct PartView {
+    id: i64,
+    producer_name: String,
+    producer_url: String,
+    status: &'static str,
+    status_label: String,
+    items: String,
+    shipping: String,
+    carrier: Option<String>,
+    tracking_no: Option<String>,
+    shipped_at: Option<String>,
+    delivered_at: Option<String>,
+    lines: Vec<LineView>,
+    actions: Vec<ActionView>,
+}
+
+#[derive(Serialize)]
+struct OrderView {
+    id: i64,
+    number: String,
+    status: &'static str,
+    status_label: String,
+    created_at: String,
+    expires_at: String,
+    paid_at: Option<String>,
+    recipient: String,
+    phone: String,
+    region_name: String,
+    address_detail: String,
+    items: String,
+    shipping: String,
+    total: String,
+    refunds_pending: Option<String>,
+    cancel_url: Option<String>,
+}
+
+#[derive(Serialize)]
+struct PaymentView {
+    payee_name: String,
+    bank: String,
+    account_no: String,
+    reference: String,
+    amount: String,
+    deadline: String,
+}
+
+#[derive(Serialize)]
+struct EventView {
+    at: String,
+    actor_label: String,
+    from_label: Option<String>,
+    to_label: String,
+    reason: String,
+}
+
+#[derive(Serialize)]
+struct TransferView {
+    amount: String,
+    received_on: String,
+    outcome_label: String,
+    note: String,
+}
+
+#[derive(Serialize)]
+struct OrderPage {
+    just_placed: bool,
+    viewer: &'static str,
+    order: OrderView,
+    payment: Option<PaymentView>,
+    transfers: Vec<TransferView>,
+    parts: Vec<PartView>,
+    events: Vec<EventView>,
+}
+
+pub fn actions_view(
+    state: &AppState,
+    lang: Lang,
+    order: i64,
+    part: i64,
+    names: &[&str],
+) -> Vec<ActionView> {
+    names
+        .iter()
+        .map(|name| ActionView {
+            url: format!("/orders/{order}/parts/{part}/{name}"),
+            label: label(state, lang, "part_actions", name),
+            needs_tracking: *name == "ship",
+            needs_reason: matches!(*name, "request_return" | "refuse_return"),
+            danger: matches!(*name, "refuse_return"),
+        })
+        .collect()
+}
+
+/// A status code of an order or a part, translated (`to` of an event may be either).
+fn status_label(state: &AppState, lang: Lang, code: &str) -> String {
+    if OrderStatus::parse(code).is_some() && code != "completed" && code != "cancelled" {
+        label(state, lang, "order_status", code)
+    } else {
+        label(state, lang, "part_status", code)
+    }
+}
+
+pub fn part_views(state: &AppState, lang: Lang, order: &Order, viewer: Viewer) -> Vec<PartView> {
+    order
+        .parts
+        .iter()
+        .map(|p| PartView {
+            id: p.id,
+            producer_name: p.producer_name.clone(),
+            producer_url: views::producer_url(&p.producer_slug),
+            status: p.status.as_str(),
+            status_label: label(state, lang, "part_status", p.status.as_str()),
+            items: p.items.to_string(),
+            shipping: p.shipping.to_string(),
+            carrier: p.carrier.clone(),
+            tracking_no: p.tracking_no.clone(),
+            shipped_at: p.shipped_at.map(when),
+            delivered_at: p.delivered_at.map(when),
+            lines: p
+                .lines
+                .iter()
+                .map(|l| LineView {
+                    title: l.title.clone(),
+                    product_url: views::product_url(&l.product_slug),
+                    sku_name: l.sku_name.clone(),
+                    price: l.unit_price.to_string(),
+                    quantity: l.quantity,
+                    total: l.total.to_string(),
+                })
+                .collect(),
+            actions: actions_view(
+                state,
+                lang,
+                order.id,
+                p.id,
+                shop::part_actions(viewer, p.status),
+            ),
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+pub struct OrderQuery {
+    placed: Option<String>,
+    done: Option<String>,
+}
+
+pub async fn order(
+    State(state): State<AppState>,
+    req: Req,
+    PageUser(user, _): PageUser,
+    Path(id): Path<i64>,
+    Query(q): Query<OrderQuery>,
+) -> Result<Response, AppError> {
+    let (order, viewer) = shop::visible_order(&state, &user, id).await?;
+    let lang = req.lang;
+    let payment = if viewer == Viewer::Buyer && order.status == OrderStatus::AwaitingPayment {
+        match state.orders.payment_instructions(&order).await? {
+            PaymentInstructions::BankTransfer {
+                payee_name,
+                bank,
+                account_no,
+                reference,
+                amount_fen,
+            } => Some(PaymentView {
+                payee_name,
+                bank,
+                account_no,
+                reference,
+                amount: jinguo_common::money::Fen(amount_fen).to_string(),
+                deadline: when(order.expires_at),
+            }),
+        }
+    } else {
+        None
+    };
+    let transfers = if matches!(viewer, Viewer::Producer(_)) {
+        Vec::new()
+    } else {
+        state
+            .orders
+            .transfers(order.id)
+            .await?
+            .into_iter()
+            .map(|(amount, received_on, outcome, note)| TransferView {
+                amount: amount.to_string(),
+                received_on,
+                outcome_label: label(&state, lang, "transfer_outcome", &outcome),
+                note,
+            })
+            .collect()
+    };
+    let body = OrderPage {
+        just_placed: q.placed.is_some() && viewer == Viewer::Buyer,
+        viewer: viewer.as_str(),
+        order: OrderView {
+            id: order.id,
+            number: order.number.clone(),
+            status: order.status.as_str(),
+            status_label: label(&state, lang, "order_status", order.status.as_str()),
+            created_at: when(order.created_at),
+            expires_at: when(order.expires_at),
+            paid_at: order.paid_at.map(when),
+            recipient: order.recipient.clone(),
+            phone: order.phone.clone(),
+            region_name: order.region_name.clone(),
+            address_detail: order.address_detail.clone(),
+            items: order.items.to_string(),
+            shipping: order.shipping.to_string(),
+            total: order.total.to_string(),
+            refunds_pending: (order.refunds_pending.0 > 0)
+                .then(|| order.refunds_pending.to_string()),
+            cancel_url: shop::can_cancel(&order, viewer)
+                .then(|| format!("/orders/{}/cancel", order.id)),
+        },
+        payment,
+        transfers,
+        parts: part_views(&state, lang, &order, viewer),
+        events: order
+            .events
+            .iter()
+            .rev()
+            .map(|e| EventView {
+                at: when(e.at),
+                actor_label: label(&state, lang, "actors", &e.actor),
+                from_label: e.from.as_deref().map(|f| status_label(&state, lang, f)),
+                to_label: status_label(&state, lang, &e.to),
+                reason: e.reason.clone(),
+            })
+            .collect(),
+    };
+    let title = state
+        .i18n
+        .locale(lang)
+        .fill("order.title", &[("number", order.number.clone())]);
+    let mut view = View::personal("order.html", title, body);
+    view.notice = done_notice(&state, lang, q.done.as_deref());
+    render(&state, &req, view)
+}
+
+#[derive(Serialize)]
+struct OrderRow {
+    url: String,
+    number: String,
+    created_at: String,
+    status: &'static str,
+    status_label: String,
+    total: String,
+    summary: String,
+}
+
+#[derive(Serialize)]
+pub struct StatusOption {
+    value: &'static str,
+    label: String,
+    selected: bool,
+}
+
+#[derive(Serialize)]
+pub struct FilterView {
+    action: &'static str,
+    statuses: Vec<StatusOption>,
+    number: String,
+}
+
+#[derive(Serialize)]
+struct OrdersPage {
+    heading: String,
+    orders: Vec<OrderRow>,
+    filter: Option<FilterView>,
+}
+
+fn rows(state: &AppState, lang: Lang, orders: &[Order]) -> Vec<OrderRow> {
+    let t = state.i18n.locale(lang);
+    orders
+        .iter()
+        .map(|o| {
+            let producers: Vec<&str> = o.parts.iter().map(|p| p.producer_name.as_str()).collect();
+            OrderRow {
+                url: format!("/orders/{}", o.id),
+                number: o.number.clone(),
+                created_at: when(o.created_at),
+                status: o.status.as_str(),
+                status_label: label(state, lang, "order_status", o.status.as_str()),
+                total: o.total.to_string(),
+                summary: producers.join(t.get("orders.separator")),
+            }
+        })
+        .collect()
+}
+
+/// The orders page for a buyer, or for staff (`filter` set) with the filter form.
+pub fn orders_page(
+    state: &AppState,
+    req: &Req,
+    title_key: &str,
+    orders: &[Order],
+    filter: Option<FilterView>,
+) -> Result<Response, AppError> {
+    let t = state.i18n.locale(req.lang);
+    let heading = t.get(title_key).to_owned();
+    let body = OrdersPage {
+        heading: heading.clone(),
+        orders: rows(state, req.lang, orders),
+        filter,
+    };
+    render(state, req, View::personal("orders.html", heading, body))
+}
+
+pub fn filter_view(
+    state: &AppState,
+    lang: Lang,
+    status: Option<OrderStatus>,
+    number: &str,
+) -> FilterView {
+    let statuses = [
+        OrderStatus::AwaitingPayment,
+        OrderStatus::Paid,
+        OrderStatus::Cancelled,
+        OrderStatus::Completed,
+    ]
+    .into_iter()
+    .map(|s| StatusOption {
+        value: s.as_str(),
+        label: label(state, lang, "order_status", s.as_str()),
+        selected: Some(s) == status,
+    })
+    .collect();
+    FilterView {
+        action: "/staff/orders",
+        statuses,
+        number: number.to_owned(),
+    }
+}
+
+pub async fn mine(
+    State(state): State<AppState>,
+    req: Req,
+    PageUser(user, _): PageUser,
+) -> Result<Response, AppError> {
+    let orders = state
+        .orders
+        .orders(&Filter {
+            buyer: Some(user.id.0),
+            limit: 100,
+            ..Filter::default()
+        })
+        .await?;
+    orders_page(&state, &req, "orders.title", &orders, None)
+}
+
+#[derive(Deserialize)]
+pub struct CancelForm {
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    PageUser(user, _): PageUser,
+    Path(id): Path<i64>,
+    CsrfForm(form): CsrfForm<CancelForm>,
+) -> Result<Response, AppError> {
+    let reason: String = form.reason.trim().chars().take(200).collect();
+    shop::act(&state, &user, id, Action::Cancel { reason }).await?;
+    Ok(Redirect::to(&format!("/orders/{id}?done=cancelled")).into_response())
+}
+
+pub async fn part_action(
+    State(state): State<AppState>,
+    PageUser(user, _): PageUser,
+    Path((id, part, name)): Path<(i64, i64, String)>,
+    CsrfForm(form): CsrfForm<PartActionInput>,
+) -> Result<Response, AppError> {
+    let action = shop::part_action(&name, part, form)?;
+    shop::act(&state, &user, id, action).await?;
+    let back = if matches!(
+        shop::actor_of(&user),
+        jinguo_order::state::Actor::Producer(_)
+    ) {
+        "/producer/orders?done=action_done".to_owned()
+    } else {
+        format!("/orders/{id}?done=action_done")
+    };
+    Ok(Redirect::to(&back).into_response())
+}

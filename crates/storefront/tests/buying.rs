@@ -1,0 +1,383 @@
+//! Buying, on both databases: accounts, the cart, checkout, orders and who may see and change
+//! them, through the API (bearer tokens) and through the pages (cookies and forms).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use http::StatusCode;
+use jinguo_accounts::{Role, SessionKind};
+use jinguo_common::db_test;
+use serde_json::json;
+use support::{Browser, Shop, api, fast_shop};
+
+/// A delivery address in Jinan (Shandong), where partner units buy from.
+fn address() -> serde_json::Value {
+    json!({"recipient": "李华", "phone": "138 0013 8000", "region_code": "370102", "detail": "历下区泉城路 1 号"})
+}
+
+async fn token_for(shop: &Shop, login: &str, role: Role, producer: Option<i64>) -> String {
+    shop.state
+        .accounts
+        .register(login, "correct horse battery", role, producer)
+        .await
+        .unwrap();
+    let (_, token) = shop
+        .state
+        .accounts
+        .sign_in(login, "correct horse battery", "test", SessionKind::Api)
+        .await
+        .unwrap();
+    token.as_str().to_owned()
+}
+
+/// Two SKUs of two different producers: (sku, producer) each.
+async fn two_producers(shop: &Shop) -> [(i64, i64); 2] {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "select s.id, p.producer_id from skus s join products p on p.id = s.product_id
+         where s.stock >= 5 order by p.producer_id, s.id",
+    )
+    .fetch_all(shop.state.catalog.db().pool())
+    .await
+    .unwrap();
+    let first = rows[0];
+    let second = *rows.iter().find(|(_, p)| *p != first.1).unwrap();
+    [first, second]
+}
+
+async fn stock_of(shop: &Shop, sku: i64) -> i64 {
+    sqlx::query_scalar("select stock from skus where id = $1")
+        .bind(sku)
+        .fetch_one(shop.state.catalog.db().pool())
+        .await
+        .unwrap()
+}
+
+/// Units of a SKU in orders still awaiting payment (held) and in paid ones (sold).
+async fn units_in_orders(shop: &Shop, sku: i64, status: &str) -> i64 {
+    sqlx::query_scalar(
+        "select cast(coalesce(sum(l.quantity), 0) as bigint) from order_lines l join orders o on o.id = l.order_id
+         where l.sku_id = $1 and o.status = $2",
+    )
+    .bind(sku)
+    .bind(status)
+    .fetch_one(shop.state.catalog.db().pool())
+    .await
+    .unwrap()
+}
+
+db_test!(async fn two_hundred_buyers_race_for_twenty_units(db) {
+    let shop = fast_shop(db).await;
+    let [(sku, _), _] = two_producers(&shop).await;
+    shop.state.catalog.set_stock(jinguo_catalog::SkuId(sku), 20).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(jinguo_storefront::serve(listener, shop.state.clone(), async {
+        let _ = stopped.await;
+    }));
+
+    let client = reqwest::Client::new();
+    let mut tokens = Vec::new();
+    for i in 0..200 {
+        tokens.push(token_for(&shop, &format!("buyer{i}@example.cn"), Role::Consumer, None).await);
+    }
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(tokens.len()));
+    let mut buyers = Vec::new();
+    for token in tokens {
+        let (client, base, barrier) = (client.clone(), base.clone(), barrier.clone());
+        buyers.push(tokio::spawn(async move {
+            let auth = format!("Bearer {token}");
+            let put = client
+                .post(format!("{base}/api/v1/cart/items"))
+                .header("authorization", &auth)
+                .json(&json!({"sku_id": sku, "quantity": 1}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(put.status(), 200);
+            barrier.wait().await;
+            let placed = client
+                .post(format!("{base}/api/v1/checkout"))
+                .header("authorization", &auth)
+                .json(&json!({"address": address()}))
+                .send()
+                .await
+                .unwrap();
+            let status = placed.status().as_u16();
+            let body: serde_json::Value = placed.json().await.unwrap();
+            (status, body)
+        }));
+    }
+    let mut sold = 0;
+    for buyer in buyers {
+        let (status, body) = buyer.await.unwrap();
+        match status {
+            201 => {
+                sold += 1;
+                assert_eq!(body["status"], "awaiting_payment");
+                assert_eq!(body["payment"]["method"], "bank_transfer");
+            }
+            409 => {
+                assert_eq!(body["error"]["code"], "out_of_stock", "{body}");
+                assert!(!body["error"]["message"].as_str().unwrap().is_empty());
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(sold, 20, "exactly the units in stock are sold");
+    assert_eq!(stock_of(&shop, sku).await, 0, "no stock left and none below zero");
+    assert_eq!(units_in_orders(&shop, sku, "awaiting_payment").await, 20, "reservations match the orders");
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+});
+
+db_test!(async fn an_order_goes_from_cart_to_delivered_through_the_api(db) {
+    let shop = fast_shop(db).await;
+    let [(sku_a, producer_a), (sku_b, producer_b)] = two_producers(&shop).await;
+    let buyer = token_for(&shop, "13800138000", Role::Consumer, None).await;
+    let producer = token_for(&shop, "farm@example.cn", Role::Producer, Some(producer_a)).await;
+    let staff = token_for(&shop, "staff@example.cn", Role::Staff, None).await;
+    let before = stock_of(&shop, sku_a).await;
+
+    // Unauthenticated: 401 in the API's error shape.
+    let anonymous = api(&shop, "GET", "/api/v1/cart/items", None, None).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous.json()["error"]["code"], "unauthorized");
+
+    for (sku, quantity) in [(sku_a, 2), (sku_b, 1)] {
+        let r = api(&shop, "POST", "/api/v1/cart/items", Some(&buyer), Some(json!({"sku_id": sku, "quantity": quantity}))).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    }
+    let cart = api(&shop, "GET", "/api/v1/cart/items", Some(&buyer), None).await.json();
+    assert_eq!(cart["parts"].as_array().unwrap().len(), 2, "one part per producer");
+    assert_eq!(cart["count"], 3);
+
+    // A price sent by the client is ignored.
+    let mut body = json!({"address": address(), "total_fen": 1});
+    body["address"]["price_fen"] = json!(1);
+    let placed = api(&shop, "POST", "/api/v1/checkout", Some(&buyer), Some(body)).await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    let order = placed.json();
+    let id = order["id"].as_i64().unwrap();
+    let parts = order["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 2);
+    let lines_total: i64 = parts.iter().map(|p| p["items_fen"].as_i64().unwrap() + p["shipping_fen"].as_i64().unwrap()).sum();
+    assert_eq!(order["total_fen"].as_i64().unwrap(), lines_total, "total = goods + shipping of every part");
+    assert!(order["total_fen"].as_i64().unwrap() > 100);
+    assert_eq!(order["address"]["phone"], "13800138000", "the phone number is normalised");
+    assert_eq!(stock_of(&shop, sku_a).await, before - 2, "stock is reserved at once");
+    let cart = api(&shop, "GET", "/api/v1/cart/items", Some(&buyer), None).await.json();
+    assert_eq!(cart["count"], 0, "the cart is emptied");
+
+    // Paid by bank transfer: a wrong amount is flagged, the exact one accepted.
+    let reference = order["payment"]["reference"].as_str().unwrap().to_owned();
+    let total = order["total_fen"].as_i64().unwrap();
+    let short = api(&shop, "POST", "/api/v1/staff/transfers", Some(&staff),
+        Some(json!({"reference": reference, "amount_fen": total - 100, "received_on": "2026-11-29"}))).await;
+    assert_eq!(short.json()["outcome"], "flagged");
+    assert_eq!(short.json()["order"]["status"], "awaiting_payment");
+    let paid = api(&shop, "POST", "/api/v1/staff/transfers", Some(&staff),
+        Some(json!({"reference": reference, "amount_fen": total, "received_on": "2026-11-29"}))).await;
+    assert_eq!(paid.json()["outcome"], "accepted", "{}", paid.text());
+    assert_eq!(paid.json()["order"]["status"], "paid");
+    let buyer_may_not = api(&shop, "POST", "/api/v1/staff/transfers", Some(&buyer),
+        Some(json!({"reference": reference, "amount_fen": total, "received_on": "2026-11-29"}))).await;
+    assert_eq!(buyer_may_not.status, StatusCode::FORBIDDEN);
+
+    // The producer sees its part only, and ships it.
+    let seen = api(&shop, "GET", &format!("/api/v1/orders/{id}"), Some(&producer), None).await.json();
+    let own = seen["parts"].as_array().unwrap();
+    assert_eq!(own.len(), 1, "a producer sees only its own part");
+    let part = own[0]["id"].as_i64().unwrap();
+    let other_part = parts.iter().map(|p| p["id"].as_i64().unwrap()).find(|p| *p != part).unwrap();
+    let foreign = api(&shop, "POST", &format!("/api/v1/orders/{id}/parts/{other_part}/ship"), Some(&producer),
+        Some(json!({"carrier": "顺丰", "tracking_no": "SF1"}))).await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND, "another producer's part cannot be shipped");
+    let no_tracking = api(&shop, "POST", &format!("/api/v1/orders/{id}/parts/{part}/ship"), Some(&producer), Some(json!({}))).await;
+    assert_eq!(no_tracking.status, StatusCode::CONFLICT, "{}", no_tracking.text());
+    let shipped = api(&shop, "POST", &format!("/api/v1/orders/{id}/parts/{part}/ship"), Some(&producer),
+        Some(json!({"carrier": "顺丰速运", "tracking_no": "SF1234567890"}))).await;
+    assert_eq!(shipped.status, StatusCode::OK, "{}", shipped.text());
+    let again = api(&shop, "POST", &format!("/api/v1/orders/{id}/parts/{part}/ship"), Some(&producer),
+        Some(json!({"carrier": "顺丰速运", "tracking_no": "SF1234567890"}))).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "shipping twice is refused");
+
+    // Once shipped, the order cannot be cancelled; the buyer confirms delivery.
+    let cancel = api(&shop, "POST", &format!("/api/v1/orders/{id}/cancel"), Some(&buyer), None).await;
+    assert_eq!(cancel.status, StatusCode::CONFLICT);
+    let delivered = api(&shop, "POST", &format!("/api/v1/orders/{id}/parts/{part}/deliver"), Some(&buyer), None).await;
+    assert_eq!(delivered.status, StatusCode::OK, "{}", delivered.text());
+    let order = delivered.json();
+    let mine = order["parts"].as_array().unwrap().iter().find(|p| p["id"] == part).unwrap().clone();
+    assert_eq!(mine["status"], "delivered");
+    assert_eq!(mine["tracking_no"], "SF1234567890");
+    let history: Vec<&str> = order["history"].as_array().unwrap().iter().map(|e| e["to"].as_str().unwrap()).collect();
+    for step in ["awaiting_payment", "paid", "shipped", "delivered"] {
+        assert!(history.contains(&step), "history has {step}: {history:?}");
+    }
+    let listed = api(&shop, "GET", "/api/v1/orders", Some(&buyer), None).await.json();
+    assert_eq!(listed["orders"].as_array().unwrap().len(), 1);
+    let _ = producer_b;
+});
+
+db_test!(async fn nobody_reads_or_changes_what_is_not_theirs(db) {
+    let shop = fast_shop(db).await;
+    let [(sku_a, _), (_, producer_b)] = two_producers(&shop).await;
+    let alice = token_for(&shop, "alice@example.cn", Role::Consumer, None).await;
+    let bob = token_for(&shop, "bob@example.cn", Role::Consumer, None).await;
+    let other_producer = token_for(&shop, "other@example.cn", Role::Producer, Some(producer_b)).await;
+    api(&shop, "POST", "/api/v1/cart/items", Some(&alice), Some(json!({"sku_id": sku_a, "quantity": 1}))).await;
+    let order = api(&shop, "POST", "/api/v1/checkout", Some(&alice), Some(json!({"address": address()}))).await.json();
+    let id = order["id"].as_i64().unwrap();
+    let part = order["parts"][0]["id"].as_i64().unwrap();
+
+    for (who, token) in [("another buyer", &bob), ("another producer", &other_producer)] {
+        let read = api(&shop, "GET", &format!("/api/v1/orders/{id}"), Some(token), None).await;
+        assert_eq!(read.status, StatusCode::NOT_FOUND, "{who} cannot read the order");
+        let cancel = api(&shop, "POST", &format!("/api/v1/orders/{id}/cancel"), Some(token), None).await;
+        assert_eq!(cancel.status, StatusCode::NOT_FOUND, "{who} cannot cancel it");
+        let ship = api(&shop, "POST", &format!("/api/v1/orders/{id}/parts/{part}/ship"), Some(token),
+            Some(json!({"carrier": "EMS", "tracking_no": "E1"}))).await;
+        assert_eq!(ship.status, StatusCode::NOT_FOUND, "{who} cannot ship it");
+    }
+    for guess in [id + 1, id + 1000, 0, -1] {
+        let read = api(&shop, "GET", &format!("/api/v1/orders/{guess}"), Some(&bob), None).await;
+        assert_eq!(read.status, StatusCode::NOT_FOUND);
+    }
+    let stock = api(&shop, "PUT", &format!("/api/v1/producer/skus/{sku_a}/stock"), Some(&other_producer), Some(json!({"stock": 0}))).await;
+    assert_eq!(stock.status, StatusCode::NOT_FOUND, "a producer cannot set another's stock");
+    let stock = api(&shop, "PUT", &format!("/api/v1/producer/skus/{sku_a}/stock"), Some(&bob), Some(json!({"stock": 0}))).await;
+    assert_eq!(stock.status, StatusCode::FORBIDDEN, "a consumer has no stock to set");
+    assert!(stock_of(&shop, sku_a).await > 0);
+    let cancelled = api(&shop, "POST", &format!("/api/v1/orders/{id}/cancel"), Some(&alice), Some(json!({"reason": "买错了"}))).await;
+    assert_eq!(cancelled.json()["status"], "cancelled");
+
+    // By page: Bob's browser session gets 404 for Alice's order; a producer's page too.
+    let mut bob_browser = Browser::new(&shop);
+    sign_in(&mut bob_browser, "bob@example.cn").await;
+    assert_eq!(bob_browser.get(&format!("/orders/{id}")).await.status, StatusCode::NOT_FOUND);
+    let mut alice_browser = Browser::new(&shop);
+    sign_in(&mut alice_browser, "alice@example.cn").await;
+    let page = alice_browser.get(&format!("/orders/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains(order["number"].as_str().unwrap()));
+    // A bearer token is not a cookie and a cookie is not a bearer token.
+    let cookie_on_api = alice_browser.get("/api/v1/orders").await;
+    assert_eq!(cookie_on_api.status, StatusCode::UNAUTHORIZED);
+});
+
+async fn sign_in(browser: &mut Browser<'_>, login: &str) {
+    let form = browser.get("/login").await;
+    assert_eq!(form.status, StatusCode::OK);
+    let done = browser
+        .post(
+            "/login",
+            &[
+                ("login", login),
+                ("password", "correct horse battery"),
+                ("next", "/orders"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text());
+    assert_eq!(done.location(), "/orders");
+}
+
+db_test!(async fn a_shopper_buys_with_forms_alone(db) {
+    let shop = fast_shop(db).await;
+    let [(sku, _), _] = two_producers(&shop).await;
+    let slug: String = sqlx::query_scalar("select p.slug from skus s join products p on p.id = s.product_id where s.id = $1")
+        .bind(sku)
+        .fetch_one(shop.state.catalog.db().pool())
+        .await
+        .unwrap();
+    let mut browser = Browser::new(&shop);
+    let product = browser.get(&format!("/products/{slug}")).await;
+    assert!(product.text().contains("action=\"/cart/items\""), "the product page has an add-to-cart form");
+    let sku_text = sku.to_string();
+    let added = browser.post("/cart/items", &[("sku_id", &sku_text), ("quantity", "2")]).await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.text());
+    let cart = browser.get("/cart").await;
+    assert_eq!(cart.status, StatusCode::OK);
+    assert!(cart.text().contains("/login?next=%2Fcheckout"), "a guest is asked to sign in to check out");
+
+    // Registering keeps the guest's cart.
+    browser.get("/register").await;
+    let registered = browser
+        .post("/register", &[("login", "13900139000"), ("password", "correct horse battery"), ("password2", "correct horse battery"), ("next", "/checkout")])
+        .await;
+    assert_eq!(registered.status, StatusCode::SEE_OTHER, "{}", registered.text());
+    let checkout = browser.get("/checkout").await;
+    assert_eq!(checkout.status, StatusCode::OK, "{}", checkout.text());
+    assert!(checkout.text().contains("370102"), "districts to choose from");
+    let placed = browser
+        .post("/checkout", &[("address_id", ""), ("recipient", "王芳"), ("phone", "13900139000"), ("region_code", "370102"), ("detail", "泉城路 8 号")])
+        .await;
+    assert_eq!(placed.status, StatusCode::SEE_OTHER, "{}", placed.text());
+    let confirmation = browser.get(&placed.location()).await;
+    let html = confirmation.text();
+    assert_eq!(confirmation.status, StatusCode::OK);
+    let reference: String = sqlx::query_scalar("select payment_reference from orders order by id desc limit 1")
+        .fetch_one(shop.state.catalog.db().pool())
+        .await
+        .unwrap();
+    assert!(html.contains(&reference), "the payment reference is shown");
+    assert!(html.contains(&shop.state.settings.payee_account), "the payee account is shown");
+
+    // Bad input keeps the form and says what is wrong, writing nothing.
+    browser.post("/cart/items", &[("sku_id", &sku_text), ("quantity", "1")]).await;
+    let orders_before: i64 = sqlx::query_scalar("select count(*) from orders").fetch_one(shop.state.catalog.db().pool()).await.unwrap();
+    let bad = browser
+        .post("/checkout", &[("address_id", ""), ("recipient", "王芳"), ("phone", "12345"), ("region_code", "370102"), ("detail", "泉城路 8 号")])
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.text().contains("王芳"), "the form keeps what was typed");
+    let orders_after: i64 = sqlx::query_scalar("select count(*) from orders").fetch_one(shop.state.catalog.db().pool()).await.unwrap();
+    assert_eq!(orders_before, orders_after);
+
+    // Signing out ends the session.
+    browser.post("/logout", &[]).await;
+    assert_eq!(browser.get("/orders").await.status, StatusCode::SEE_OTHER);
+});
+
+db_test!(async fn a_form_without_its_csrf_token_is_refused(db) {
+    let shop = fast_shop(db).await;
+    let [(sku, _), _] = two_producers(&shop).await;
+    let sku_text = sku.to_string();
+    let mut browser = Browser::new(&shop);
+    browser.get("/login").await;
+    let missing = browser.post_raw("/cart/items", &[("sku_id", &sku_text), ("quantity", "1")]).await;
+    assert_eq!(missing.status, StatusCode::FORBIDDEN);
+    let wrong = browser.post_raw("/cart/items", &[("csrf", "x".repeat(43).as_str()), ("sku_id", &sku_text), ("quantity", "1")]).await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    let mut fresh = Browser::new(&shop);
+    let no_cookie = fresh.post_raw("/login", &[("csrf", "abc"), ("login", "a@b.cn"), ("password", "x")]).await;
+    assert_eq!(no_cookie.status, StatusCode::FORBIDDEN, "a token without its cookie is refused");
+    let carts: i64 = sqlx::query_scalar("select count(*) from cart_items").fetch_one(shop.state.catalog.db().pool()).await.unwrap();
+    assert_eq!(carts, 0, "nothing was written");
+    let ok = browser.post("/cart/items", &[("sku_id", &sku_text), ("quantity", "1")]).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "the same form with its token goes through");
+});
+
+db_test!(async fn sign_in_is_rate_limited_per_account(db) {
+    let shop = fast_shop(db).await;
+    token_for(&shop, "carol@example.cn", Role::Consumer, None).await;
+    let mut last = StatusCode::OK;
+    for _ in 0..6 {
+        last = api(&shop, "POST", "/api/v1/auth/token", None, Some(json!({"login": "carol@example.cn", "password": "wrong password"}))).await.status;
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    let right = api(&shop, "POST", "/api/v1/auth/token", None, Some(json!({"login": "carol@example.cn", "password": "correct horse battery"}))).await;
+    assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS, "even the right password waits out the window");
+    assert_eq!(right.json()["error"]["code"], "throttled");
+    let registered = api(&shop, "POST", "/api/v1/auth/register", None, Some(json!({"login": "not-a-login", "password": "correct horse battery"}))).await;
+    assert_eq!(registered.status, StatusCode::BAD_REQUEST);
+    assert_eq!(registered.json()["error"]["code"], "bad_login");
+    let token = api(&shop, "POST", "/api/v1/auth/register", None, Some(json!({"login": "dave@example.cn", "password": "correct horse battery"}))).await;
+    assert_eq!(token.status, StatusCode::CREATED);
+    let openapi = api(&shop, "GET", "/api/v1/openapi.json", None, None).await.json();
+    for path in ["/api/v1/checkout", "/api/v1/cart/items", "/api/v1/orders/{id}/cancel", "/api/v1/producer/skus/{id}/stock"] {
+        assert!(openapi["paths"][path].is_object(), "{path} is documented");
+    }
+});
