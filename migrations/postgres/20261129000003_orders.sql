@@ -170,6 +170,9 @@ create table notifications (
     args text not null default '{}',
     created_at bigint not null,
     read_at bigint,
-    emailed_at bigint
+    emailed_at bigint,
+    -- A process sending the email holds it until then (several processes may send).
+    email_lease_until bigint
 );
 create index notifications_user on notifications (user_id, id);
+create index notifications_unsent on notifications (id) where emailed_at is null;

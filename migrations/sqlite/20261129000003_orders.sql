@@ -170,6 +170,9 @@ create table notifications (
     args text not null default '{}',
     created_at integer not null,
     read_at integer,
-    emailed_at integer
+    emailed_at integer,
+    -- A process sending the email holds it until then (several processes may send).
+    email_lease_until integer
 );
 create index notifications_user on notifications (user_id, id);
+create index notifications_unsent on notifications (id) where emailed_at is null;

@@ -58,6 +58,12 @@ impl TestDb {
         let admin_url = std::env::var(POSTGRES_URL_VAR).unwrap_or_else(|_| {
             panic!("{POSTGRES_URL_VAR} is not set; it must name a PostgreSQL server to test on")
         });
+        TestDb::postgres_on(&admin_url).await
+    }
+
+    /// A migrated, freshly created database on the PostgreSQL server at `admin_url`.
+    pub async fn postgres_on(admin_url: &str) -> TestDb {
+        let admin_url = admin_url.to_owned();
         let name = format!(
             "jinguo_test_{}_{:016x}",
             std::process::id(),

@@ -1,7 +1,9 @@
 //! Notifications: every change to an order that someone should know of is written here (shown on
 //! their account pages, and emailed when the shop has a mail server).
 
+use jinguo_common::Backend;
 use jinguo_common::clock::Millis;
+use jinguo_common::db::SqlBuf;
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
@@ -103,19 +105,41 @@ pub async fn mark_all_read(
     Ok(())
 }
 
-/// Notifications not yet emailed, with the address (email logins only), oldest first.
-pub async fn unsent_emails(
+/// Claims up to `limit` notifications not yet emailed (to users who sign in by email, made in
+/// the last day) for `lease_ms`, so that another process leaves them alone meanwhile; returns
+/// them with the address, oldest first. A claim that is not marked sent runs out and is retried.
+pub async fn claim_unsent_emails(
     conn: &mut AnyConnection,
+    backend: Backend,
     limit: i64,
+    lease_ms: Millis,
+    now: Millis,
 ) -> Result<Vec<(Notification, String)>, sqlx::Error> {
-    let rows = sqlx::query(
+    let sql = format!(
+        "update notifications set email_lease_until = $1 where id in (
+             select n.id from notifications n join users u on u.id = n.user_id
+             where n.emailed_at is null and u.login_kind = 'email' and n.created_at > $2
+               and (n.email_lease_until is null or n.email_lease_until < $3)
+             order by n.id limit $4{})
+         returning id",
+        backend.claim_suffix()
+    );
+    let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(now + lease_ms)
+        .bind(now - 86_400_000)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = SqlBuf::new(
         "select n.id, n.order_id, n.kind, n.args, n.created_at, n.read_at, u.login from notifications n
-         join users u on u.id = n.user_id
-         where n.emailed_at is null and u.login_kind = 'email' order by n.id limit $1",
-    )
-    .bind(limit)
-    .fetch_all(conn)
-    .await?;
+         join users u on u.id = n.user_id where n.id in ",
+    );
+    sql.bind_list(ids.iter().copied()).push(" order by n.id");
+    let rows = sql.query().fetch_all(&mut *conn).await?;
     rows.iter()
         .map(|r| {
             let args: String = r.try_get("args")?;
@@ -139,10 +163,16 @@ pub async fn mark_emailed(
     id: i64,
     now: Millis,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("update notifications set emailed_at = $1 where id = $2")
+    sqlx::query("update notifications set emailed_at = $1, email_lease_until = null where id = $2")
         .bind(now)
         .bind(id)
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Delivers a notification by email (the storefront words it in the shop's languages).
+#[async_trait::async_trait]
+pub trait EmailSender: Send + Sync {
+    async fn send(&self, to: &str, notification: &Notification) -> Result<(), String>;
 }

@@ -450,6 +450,44 @@ impl Orders {
         Ok(notify::unread_count(&mut *self.conn().await?, user).await?)
     }
 
+    /// Emails the notifications due (a batch), each once even with several processes sending;
+    /// returns how many were sent. One that fails is retried when its claim runs out.
+    pub async fn send_notification_emails(
+        &self,
+        sender: &dyn notify::EmailSender,
+    ) -> Result<usize, OrderError> {
+        const BATCH: i64 = 20;
+        const LEASE_MS: Millis = 120_000;
+        let claimed = {
+            let mut tx = self.db.begin_write().await?;
+            let claimed = notify::claim_unsent_emails(
+                &mut tx,
+                self.db.backend(),
+                BATCH,
+                LEASE_MS,
+                self.now(),
+            )
+            .await?;
+            tx.commit().await?;
+            claimed
+        };
+        let mut sent = 0;
+        for (notification, to) in &claimed {
+            match sender.send(to, notification).await {
+                Ok(()) => {
+                    notify::mark_emailed(&mut *self.conn().await?, notification.id, self.now())
+                        .await?;
+                    sent += 1;
+                }
+                Err(error) => {
+                    tracing::warn!(id = notification.id, %error, "notification email not sent; will retry");
+                    break;
+                }
+            }
+        }
+        Ok(sent)
+    }
+
     pub async fn mark_notifications_read(&self, user: i64) -> Result<(), OrderError> {
         Ok(notify::mark_all_read(&mut *self.conn().await?, user, self.now()).await?)
     }

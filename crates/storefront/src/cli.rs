@@ -192,6 +192,20 @@ struct ServeArgs {
     #[arg(long, env = "JINGUO_PAYEE_ACCOUNT", value_name = "NO")]
     #[serde(skip_serializing_if = "Option::is_none")]
     payee_account: Option<String>,
+    /// Mail relay for notification emails, smtp://[USER:PASS@]HOST[:PORT] (unset: notifications
+    /// are only shown on the account pages)
+    #[arg(
+        long,
+        env = "JINGUO_SMTP_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    smtp_url: Option<String>,
+    /// The sender of notification emails [default: 巾帼集市 <no-reply@jinguo.invalid>]
+    #[arg(long, env = "JINGUO_MAIL_FROM", value_name = "MAILBOX")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mail_from: Option<String>,
 }
 
 #[derive(Args, Debug)]

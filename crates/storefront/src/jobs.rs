@@ -1,15 +1,28 @@
 //! Background work of a `jinguo serve` process besides search: the order jobs (expire unpaid
-//! orders, confirm delivery, complete parts). Safe to run in every process at once.
+//! orders, confirm delivery, complete parts) and, when a mail server is configured, notification
+//! emails. Safe to run in every process at once.
 
+use secrecy::ExposeSecret;
 use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::app::AppState;
+use crate::mail::SmtpMailer;
 
-/// How often the order jobs look for due work.
+/// How often the jobs look for due work.
 const EVERY: Duration = Duration::from_secs(5);
 
 pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
+    let mailer = match &state.settings.smtp_url {
+        Some(url) => match SmtpMailer::new(state.clone(), url.expose_secret()) {
+            Ok(mailer) => Some(mailer),
+            Err(error) => {
+                tracing::error!(%error, "notification emails are off");
+                None
+            }
+        },
+        None => None,
+    };
     loop {
         match state.orders.run_jobs().await {
             Ok(report) if report.any() => {
@@ -17,6 +30,13 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "order jobs failed; will retry"),
+        }
+        if let Some(mailer) = &mailer {
+            match state.orders.send_notification_emails(mailer).await {
+                Ok(0) => {}
+                Ok(sent) => tracing::info!(sent, "notification emails"),
+                Err(error) => tracing::warn!(%error, "notification emails failed; will retry"),
+            }
         }
         tokio::select! {
             _ = stop.wait_for(|s| *s) => return,

@@ -10,6 +10,7 @@ pub mod cli;
 mod error;
 mod i18n;
 mod jobs;
+pub mod mail;
 mod page_cache;
 mod pages;
 mod query;

@@ -218,6 +218,10 @@ db_test!(async fn an_order_goes_from_cart_to_delivered_through_the_api(db) {
     }
     let listed = api(&shop, "GET", "/api/v1/orders", Some(&buyer), None).await.json();
     assert_eq!(listed["orders"].as_array().unwrap().len(), 1);
+    let twice = api(&shop, "POST", "/api/v1/staff/transfers", Some(&staff),
+        Some(json!({"reference": reference, "amount_fen": total, "received_on": "2026-11-29"}))).await;
+    assert_eq!(twice.status, StatusCode::CONFLICT, "a transfer recorded twice is refused");
+    assert_eq!(twice.json()["error"]["code"], "already_paid");
     let _ = producer_b;
 });
 
@@ -380,4 +384,166 @@ db_test!(async fn sign_in_is_rate_limited_per_account(db) {
     for path in ["/api/v1/checkout", "/api/v1/cart/items", "/api/v1/orders/{id}/cancel", "/api/v1/producer/skus/{id}/stock"] {
         assert!(openapi["paths"][path].is_object(), "{path} is documented");
     }
+});
+
+db_test!(async fn bad_quantities_and_skus_are_refused_and_change_nothing(db) {
+    let shop = fast_shop(db).await;
+    let [(sku, _), _] = two_producers(&shop).await;
+    let buyer = token_for(&shop, "erin@example.cn", Role::Consumer, None).await;
+    api(&shop, "POST", "/api/v1/cart/items", Some(&buyer), Some(json!({"sku_id": sku, "quantity": 2}))).await;
+    for quantity in [0, -1, 100] {
+        let r = api(&shop, "POST", "/api/v1/cart/items", Some(&buyer), Some(json!({"sku_id": sku, "quantity": quantity}))).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "quantity {quantity}");
+        assert_eq!(r.json()["error"]["code"], "bad_quantity");
+    }
+    let unknown = api(&shop, "POST", "/api/v1/cart/items", Some(&buyer), Some(json!({"sku_id": 99_999_999, "quantity": 1}))).await;
+    assert!(unknown.status.is_client_error(), "{}", unknown.text());
+    let garbage = api(&shop, "POST", "/api/v1/cart/items", Some(&buyer), Some(json!({"sku": "x"}))).await;
+    assert_eq!(garbage.status, StatusCode::BAD_REQUEST);
+    assert!(garbage.json()["error"]["message"].as_str().unwrap().contains("sku_id"), "{}", garbage.text());
+    let cart = api(&shop, "GET", "/api/v1/cart/items", Some(&buyer), None).await.json();
+    assert_eq!(cart["count"], 2, "the cart is as it was");
+    let mut bad_phone = json!({"address": address()});
+    bad_phone["address"]["phone"] = json!("1234");
+    let r = api(&shop, "POST", "/api/v1/checkout", Some(&buyer), Some(bad_phone)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let mut bad_region = json!({"address": address()});
+    bad_region["address"]["region_code"] = json!("999999");
+    let r = api(&shop, "POST", "/api/v1/checkout", Some(&buyer), Some(bad_region)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let orders: i64 = sqlx::query_scalar("select count(*) from orders").fetch_one(shop.state.catalog.db().pool()).await.unwrap();
+    assert_eq!(orders, 0, "no order was written");
+});
+
+db_test!(async fn notifications_are_emailed_once_and_retried_when_the_relay_is_down(db) {
+    let shop = fast_shop(db).await;
+    let [(sku, _), _] = two_producers(&shop).await;
+    let buyer = token_for(&shop, "fang@example.cn", Role::Consumer, None).await;
+    api(&shop, "POST", "/api/v1/cart/items", Some(&buyer), Some(json!({"sku_id": sku, "quantity": 1}))).await;
+    let order = api(&shop, "POST", "/api/v1/checkout", Some(&buyer), Some(json!({"address": address()}))).await.json();
+    let number = order["number"].as_str().unwrap().to_owned();
+
+    // The relay is down: nothing is marked sent.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dead = format!("smtp://127.0.0.1:{}", closed.local_addr().unwrap().port());
+    drop(closed);
+    let down = jinguo_storefront::mail::SmtpMailer::new(shop.state.clone(), &dead).unwrap();
+    assert_eq!(shop.state.orders.send_notification_emails(&down).await.unwrap(), 0);
+
+    // Back up, once the failed claim has run out: sent once, then never again.
+    let (port, inbox) = support::smtp_sink().await;
+    let mailer = jinguo_storefront::mail::SmtpMailer::new(shop.state.clone(), &format!("smtp://user:pw@127.0.0.1:{port}")).unwrap();
+    shop.state.catalog.clock().advance(121_000);
+    assert_eq!(shop.state.orders.send_notification_emails(&mailer).await.unwrap(), 1);
+    assert_eq!(shop.state.orders.send_notification_emails(&mailer).await.unwrap(), 0);
+    let kept = inbox.lock().unwrap().clone();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].0, vec!["fang@example.cn".to_owned()]);
+    let text = decoded_body(&kept[0].1);
+    assert!(text.contains(&number), "the email names the order: {text}");
+    assert!(text.contains("已提交") || text.contains(&number), "in Chinese first: {text}");
+    assert!(text.contains(&format!("/orders/{}", order["id"])), "and links to it: {text}");
+    assert!(jinguo_storefront::mail::SmtpMailer::new(shop.state.clone(), "smtps://x").is_err(), "only smtp:// is accepted");
+});
+
+/// The text of a one-part email, undoing base64 or quoted-printable.
+fn decoded_body(data: &str) -> String {
+    use base64::Engine;
+    let (head, body) = data.split_once("\r\n\r\n").unwrap();
+    let head = head.to_ascii_lowercase();
+    if head.contains("content-transfer-encoding: base64") {
+        let joined: String = body.split_whitespace().collect();
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(joined)
+                .unwrap(),
+        )
+        .unwrap()
+    } else if head.contains("content-transfer-encoding: quoted-printable") {
+        let soft = body.replace("=\r\n", "");
+        let mut bytes = Vec::new();
+        let raw = soft.as_bytes();
+        let mut i = 0;
+        while i < raw.len() {
+            if raw[i] == b'=' && i + 2 < raw.len() {
+                bytes.push(u8::from_str_radix(&soft[i + 1..i + 3], 16).unwrap());
+                i += 3;
+            } else {
+                bytes.push(raw[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(bytes).unwrap()
+    } else {
+        body.to_owned()
+    }
+}
+
+db_test!(async fn staff_and_producers_work_from_their_pages(db) {
+    let shop = fast_shop(db).await;
+    let [(sku, producer), _] = two_producers(&shop).await;
+    let buyer = token_for(&shop, "gina@example.cn", Role::Consumer, None).await;
+    token_for(&shop, "maker@example.cn", Role::Producer, Some(producer)).await;
+    token_for(&shop, "fed@example.cn", Role::Staff, None).await;
+    api(&shop, "POST", "/api/v1/cart/items", Some(&buyer), Some(json!({"sku_id": sku, "quantity": 1}))).await;
+    let order = api(&shop, "POST", "/api/v1/checkout", Some(&buyer), Some(json!({"address": address()}))).await.json();
+    let (id, reference) = (order["id"].as_i64().unwrap(), order["payment"]["reference"].as_str().unwrap().to_owned());
+    let total = format!("{}.{:02}", order["total_fen"].as_i64().unwrap() / 100, order["total_fen"].as_i64().unwrap() % 100);
+
+    // Federation staff confirm the transfer from the payments page.
+    let mut staff = Browser::new(&shop);
+    sign_in(&mut staff, "fed@example.cn").await;
+    let payments = staff.get("/staff/payments").await;
+    assert_eq!(payments.status, StatusCode::OK);
+    assert!(payments.text().contains(&reference), "the order awaiting payment is listed");
+    let wrong = staff.post("/staff/payments", &[("reference", &reference), ("amount", "abc"), ("received_on", "2026-11-29")]).await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    let recorded = staff.post("/staff/payments", &[("reference", &reference), ("amount", &total), ("received_on", "2026-11-29")]).await;
+    assert_eq!(recorded.status, StatusCode::OK, "{}", recorded.text());
+    assert!(recorded.text().contains(order["number"].as_str().unwrap()), "the notice names the order");
+    let all = staff.get("/staff/orders?status=paid").await;
+    assert!(all.text().contains(order["number"].as_str().unwrap()));
+    let saved = staff.post("/staff/restrictions", &[("code", "3701"), ("level", "suspended"), ("notice", "暂停配送")]).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text());
+    assert!(staff.get("/staff/restrictions").await.text().contains("暂停配送"));
+    let bad = staff.post("/staff/restrictions", &[("code", "12"), ("level", "nonsense"), ("notice", "")]).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+    // The restriction is enforced at checkout.
+    api(&shop, "POST", "/api/v1/cart/items", Some(&buyer), Some(json!({"sku_id": sku, "quantity": 1}))).await;
+    let refused = api(&shop, "POST", "/api/v1/checkout", Some(&buyer), Some(json!({"address": address()}))).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text());
+    assert_eq!(refused.json()["error"]["code"], "suspended");
+
+    // The producer ships from its orders page and takes stock.
+    let mut maker = Browser::new(&shop);
+    sign_in(&mut maker, "maker@example.cn").await;
+    let to_ship = maker.get("/producer/orders").await;
+    assert_eq!(to_ship.status, StatusCode::OK);
+    let html = to_ship.text();
+    let ship_url = format!("/orders/{id}/parts/");
+    assert!(html.contains(&ship_url) && html.contains("/ship\""), "a ship form: {html}");
+    let part: i64 = sqlx::query_scalar("select id from order_parts where order_id = $1").bind(id).fetch_one(shop.state.catalog.db().pool()).await.unwrap();
+    let shipped = maker.post(&format!("/orders/{id}/parts/{part}/ship"), &[("carrier", "中国邮政"), ("tracking_no", "EMS0001")]).await;
+    assert_eq!(shipped.status, StatusCode::SEE_OTHER, "{}", shipped.text());
+    assert!(maker.get("/producer/orders?status=shipped").await.text().contains("EMS0001") || maker.get(&format!("/orders/{id}")).await.text().contains("EMS0001"));
+    let stock = maker.get("/producer/stock").await;
+    assert!(stock.text().contains(&format!("/producer/stock/{sku}")));
+    let set = maker.post(&format!("/producer/stock/{sku}"), &[("stock", "7")]).await;
+    assert_eq!(set.status, StatusCode::SEE_OTHER);
+    assert_eq!(stock_of(&shop, sku).await, 7);
+    let negative = maker.post(&format!("/producer/stock/{sku}"), &[("stock", "-3")]).await;
+    assert_eq!(negative.status, StatusCode::BAD_REQUEST);
+    assert_eq!(stock_of(&shop, sku).await, 7, "a bad stock-take changes nothing");
+
+    // The buyer sees the tracking number and history; a consumer has no dashboards.
+    let mut gina = Browser::new(&shop);
+    sign_in(&mut gina, "gina@example.cn").await;
+    let page = gina.get(&format!("/orders/{id}")).await.text();
+    assert!(page.contains("EMS0001"), "tracking on the order page");
+    assert!(page.contains(&format!("/orders/{id}/parts/{part}/deliver")), "the buyer can confirm receipt");
+    assert_eq!(gina.get("/producer/orders").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(gina.get("/staff/payments").await.status, StatusCode::FORBIDDEN);
+    let account = gina.get("/account").await.text();
+    assert!(account.contains(order["number"].as_str().unwrap()), "notifications on the account page");
 });

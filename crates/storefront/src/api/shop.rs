@@ -266,7 +266,7 @@ pub async fn cart(
 #[derive(Deserialize, ToSchema)]
 pub struct CartItemInput {
     pub sku_id: i64,
-    /// The quantity the line should have (1 to 99); 0 removes it.
+    /// The quantity the line should have, 1 to 99 (`DELETE` removes a line).
     pub quantity: i64,
 }
 
@@ -279,6 +279,10 @@ pub async fn put_item(
     ApiJson(input): ApiJson<CartItemInput>,
 ) -> Result<Json<CartBody>, AppError> {
     let owner = Owner::User(user.id.0);
+    if input.quantity < 1 {
+        let max = jinguo_order::cart::MAX_QUANTITY;
+        return Err(jinguo_order::OrderError::BadQuantity { max }.into());
+    }
     state
         .orders
         .put_in_cart(owner, input.sku_id, input.quantity, true)

@@ -36,7 +36,11 @@ fn auth_page(
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let title = state.i18n.locale(req.lang).get(title_key).to_owned();
-    render(state, req, View::personal(template, title, body).with_status(status))
+    render(
+        state,
+        req,
+        View::personal(template, title, body).with_status(status),
+    )
 }
 
 pub async fn login_page(

@@ -259,3 +259,70 @@ pub async fn fast_shop(db: TestDb) -> Shop {
     shop.state.catalog.sync_search().await.unwrap();
     shop
 }
+
+/// A mail server that accepts every message and keeps it (envelope recipients, then the data).
+pub async fn smtp_sink() -> (
+    u16,
+    std::sync::Arc<std::sync::Mutex<Vec<(Vec<String>, String)>>>,
+) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let inbox = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = inbox.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let inbox = kept.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read);
+                write.write_all(b"220 sink ESMTP\r\n").await.unwrap();
+                let mut recipients = Vec::new();
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if lines.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let command = line.trim_end().to_ascii_uppercase();
+                    let reply: &[u8] = if command.starts_with("EHLO") || command.starts_with("HELO")
+                    {
+                        b"250-sink\r\n250 AUTH PLAIN\r\n"
+                    } else if command.starts_with("AUTH PLAIN") {
+                        b"235 welcome\r\n"
+                    } else if command.starts_with("RCPT TO:") {
+                        recipients.push(
+                            line.trim_end()[8..]
+                                .trim_matches(|c| c == '<' || c == '>')
+                                .to_owned(),
+                        );
+                        b"250 ok\r\n"
+                    } else if command == "DATA" {
+                        write.write_all(b"354 go on\r\n").await.unwrap();
+                        let mut data = String::new();
+                        loop {
+                            line.clear();
+                            lines.read_line(&mut line).await.unwrap();
+                            if line == ".\r\n" {
+                                break;
+                            }
+                            data.push_str(&line);
+                        }
+                        inbox
+                            .lock()
+                            .unwrap()
+                            .push((std::mem::take(&mut recipients), data));
+                        b"250 kept\r\n"
+                    } else if command == "QUIT" {
+                        let _ = write.write_all(b"221 bye\r\n").await;
+                        return;
+                    } else {
+                        b"250 ok\r\n"
+                    };
+                    write.write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    (port, inbox)
+}
