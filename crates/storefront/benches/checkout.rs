@@ -68,7 +68,7 @@ async fn run(label: &str, db: TestDb, clients: usize, secs: u64) {
     for sku in &skus {
         state
             .catalog
-            .set_stock(jinguo_catalog::SkuId(*sku), 1_000_000_000)
+            .set_stock(jinguo_catalog::SkuId(*sku), 1_000_000)
             .await
             .unwrap();
     }
