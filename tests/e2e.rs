@@ -230,3 +230,47 @@ db_test!(async fn killing_serve_in_the_middle_of_edits_leaves_the_index_equal_to
     assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("matches the database"), "{stdout}");
 });
+
+db_test!(async fn accounts_are_made_from_the_command_line(db) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = db.url();
+    let jinguo = |args: &[&str], password: Option<&str>| {
+        let mut command = Command::new(BIN);
+        command.args(args).arg("--data-dir").arg(dir.path()).args(["--database-url", &url]).env("JINGUO_LOG", "warn");
+        command.env_remove("JINGUO_USER_PASSWORD");
+        if let Some(password) = password {
+            command.env("JINGUO_USER_PASSWORD", password);
+        }
+        let output = command.output().unwrap();
+        (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr))
+    };
+    let (ok, out) = jinguo(&["seed", "--demo"], None);
+    assert!(ok, "{out}");
+    let slug: String = sqlx::query_scalar("select slug from producers order by id limit 1").fetch_one(db.pool()).await.unwrap();
+
+    let (ok, out) = jinguo(&["user", "create", "--role", "staff", "--login", "staff@example.cn", "--password", "correct horse battery"], None);
+    assert!(ok, "{out}");
+    assert!(out.contains("created staff account staff@example.cn"), "{out}");
+    let (ok, out) = jinguo(&["user", "create", "--role", "producer", "--producer", &slug, "--login", "138 0013 8000"], Some("correct horse battery"));
+    assert!(ok, "the password may come from the environment: {out}");
+    let (role, producer): (String, Option<i64>) =
+        sqlx::query_as("select role, producer_id from users where login = '13800138000'").fetch_one(db.pool()).await.unwrap();
+    let expected: i64 = sqlx::query_scalar("select id from producers where slug = $1").bind(&slug).fetch_one(db.pool()).await.unwrap();
+    assert_eq!((role.as_str(), producer), ("producer", Some(expected)), "bound to the producer named");
+
+    for (args, says) in [
+        (vec!["--role", "producer", "--login", "a@example.cn"], "--producer"),
+        (vec!["--role", "boss", "--login", "b@example.cn"], "consumer, producer or staff"),
+        (vec!["--role", "producer", "--producer", "no-such-producer", "--login", "c@example.cn"], "no-such-producer"),
+        (vec!["--role", "consumer", "--login", "staff@example.cn"], "already exists"),
+        (vec!["--role", "consumer", "--login", "not a login"], "not a login"),
+    ] {
+        let mut all = vec!["user", "create"];
+        all.extend(args);
+        let (ok, out) = jinguo(&all, Some("correct horse battery"));
+        assert!(!ok, "{all:?} must fail");
+        assert!(out.contains(says), "{all:?}: {out}");
+    }
+    let users: i64 = sqlx::query_scalar("select count(*) from users").fetch_one(db.pool()).await.unwrap();
+    assert_eq!(users, 2, "failed attempts wrote nothing");
+});

@@ -70,19 +70,19 @@ pub async fn of_user(
     .bind(limit)
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let args: String = r.try_get("args")?;
-            Ok(Notification {
-                id: r.try_get("id")?,
-                order_id: r.try_get("order_id")?,
-                kind: r.try_get("kind")?,
-                args: serde_json::from_str(&args).unwrap_or_default(),
-                created_at: r.try_get("created_at")?,
-                read: r.try_get::<Option<i64>, _>("read_at")?.is_some(),
-            })
-        })
-        .collect()
+    rows.iter().map(from_row).collect()
+}
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<Notification, sqlx::Error> {
+    let args: String = r.try_get("args")?;
+    Ok(Notification {
+        id: r.try_get("id")?,
+        order_id: r.try_get("order_id")?,
+        kind: r.try_get("kind")?,
+        args: serde_json::from_str(&args).unwrap_or_default(),
+        created_at: r.try_get("created_at")?,
+        read: r.try_get::<Option<i64>, _>("read_at")?.is_some(),
+    })
 }
 
 pub async fn unread_count(conn: &mut AnyConnection, user: i64) -> Result<i64, sqlx::Error> {
@@ -141,20 +141,7 @@ pub async fn claim_unsent_emails(
     sql.bind_list(ids.iter().copied()).push(" order by n.id");
     let rows = sql.query().fetch_all(&mut *conn).await?;
     rows.iter()
-        .map(|r| {
-            let args: String = r.try_get("args")?;
-            Ok((
-                Notification {
-                    id: r.try_get("id")?,
-                    order_id: r.try_get("order_id")?,
-                    kind: r.try_get("kind")?,
-                    args: serde_json::from_str(&args).unwrap_or_default(),
-                    created_at: r.try_get("created_at")?,
-                    read: r.try_get::<Option<i64>, _>("read_at")?.is_some(),
-                },
-                r.try_get("login")?,
-            ))
-        })
+        .map(|r| Ok((from_row(r)?, r.try_get("login")?)))
         .collect()
 }
 

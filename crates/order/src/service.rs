@@ -198,6 +198,15 @@ impl Orders {
         .await
     }
 
+    /// A producer's shipping rule (the default when it has set none).
+    pub async fn shipping_rule(&self, producer: i64) -> Result<ShippingRule, OrderError> {
+        let rules = shipping::rules_for(&mut *self.conn().await?, &[producer]).await?;
+        Ok(rules
+            .get(&producer)
+            .copied()
+            .unwrap_or(shipping::DEFAULT_RULE))
+    }
+
     pub async fn set_shipping_rule(
         &self,
         producer: i64,

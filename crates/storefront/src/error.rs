@@ -201,6 +201,11 @@ impl From<jinguo_order::OrderError> for AppError {
             E::Refused(jinguo_order::state::Refusal::Forbidden) => {
                 (StatusCode::FORBIDDEN, Msg::new("errors.forbidden"))
             }
+            // The order moved on (another tab, the other party, a job): say so in their words.
+            E::Refused(
+                jinguo_order::state::Refusal::Order { .. }
+                | jinguo_order::state::Refusal::Part { .. },
+            ) => (StatusCode::CONFLICT, Msg::new("errors.wrong_state")),
             E::Refused(refusal) => (
                 StatusCode::CONFLICT,
                 Msg::new("errors.refused").with("reason", refusal),

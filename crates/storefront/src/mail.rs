@@ -52,20 +52,7 @@ impl SmtpMailer {
     }
 
     fn text(&self, lang: Lang, n: &Notification) -> String {
-        let args: Vec<(&str, String)> = n
-            .args
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str(),
-                    v.as_str().map_or_else(|| v.to_string(), str::to_owned),
-                )
-            })
-            .collect();
-        self.state
-            .i18n
-            .locale(lang)
-            .fill(&format!("notifications.{}", n.kind), &args)
+        crate::views::notification_text(self.state.i18n.locale(lang), n)
     }
 }
 

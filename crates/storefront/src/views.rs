@@ -226,3 +226,21 @@ pub fn when(ms: jinguo_common::clock::Millis) -> String {
         at.minute()
     )
 }
+
+/// A notification in words: its `[notifications]` string with its values filled in.
+pub fn notification_text(
+    locale: &crate::i18n::Locale,
+    n: &jinguo_order::notify::Notification,
+) -> String {
+    let args: Vec<(&str, String)> = n
+        .args
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str(),
+                v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+            )
+        })
+        .collect();
+    locale.fill(&format!("notifications.{}", n.kind), &args)
+}

@@ -194,6 +194,13 @@ db_test!(async fn an_order_goes_from_cart_to_delivered_through_the_api(db) {
     let foreign = api(&shop, "POST", &format!("/api/v1/orders/{id}/parts/{other_part}/ship"), Some(&producer),
         Some(json!({"carrier": "顺丰", "tracking_no": "SF1"}))).await;
     assert_eq!(foreign.status, StatusCode::NOT_FOUND, "another producer's part cannot be shipped");
+    let rule = api(&shop, "PUT", "/api/v1/producer/shipping-rule", Some(&producer),
+        Some(json!({"kind": "by_weight", "fee_fen": 1200, "per_kg_fen": 500}))).await;
+    assert_eq!(rule.status, StatusCode::OK, "{}", rule.text());
+    let read = api(&shop, "GET", "/api/v1/producer/shipping-rule", Some(&producer), None).await.json();
+    assert_eq!((read["kind"].as_str(), read["per_kg_fen"].as_i64()), (Some("by_weight"), Some(500)));
+    let incomplete = api(&shop, "PUT", "/api/v1/producer/shipping-rule", Some(&producer), Some(json!({"kind": "free_over", "fee_fen": 1000}))).await;
+    assert_eq!(incomplete.status, StatusCode::BAD_REQUEST);
     let no_tracking = api(&shop, "POST", &format!("/api/v1/orders/{id}/parts/{part}/ship"), Some(&producer), Some(json!({}))).await;
     assert_eq!(no_tracking.status, StatusCode::CONFLICT, "{}", no_tracking.text());
     let shipped = api(&shop, "POST", &format!("/api/v1/orders/{id}/parts/{part}/ship"), Some(&producer),
@@ -202,6 +209,7 @@ db_test!(async fn an_order_goes_from_cart_to_delivered_through_the_api(db) {
     let again = api(&shop, "POST", &format!("/api/v1/orders/{id}/parts/{part}/ship"), Some(&producer),
         Some(json!({"carrier": "顺丰速运", "tracking_no": "SF1234567890"}))).await;
     assert_eq!(again.status, StatusCode::CONFLICT, "shipping twice is refused");
+    assert_eq!(again.json()["error"]["code"], "wrong_state");
 
     // Once shipped, the order cannot be cancelled; the buyer confirms delivery.
     let cancel = api(&shop, "POST", &format!("/api/v1/orders/{id}/cancel"), Some(&buyer), None).await;
@@ -532,6 +540,15 @@ db_test!(async fn staff_and_producers_work_from_their_pages(db) {
     let set = maker.post(&format!("/producer/stock/{sku}"), &[("stock", "7")]).await;
     assert_eq!(set.status, StatusCode::SEE_OTHER);
     assert_eq!(stock_of(&shop, sku).await, 7);
+    let rule = maker.post("/producer/shipping", &[("kind", "flat"), ("fee", "8.50"), ("threshold", ""), ("per_kg", "")]).await;
+    assert_eq!(rule.status, StatusCode::SEE_OTHER, "{}", rule.text());
+    assert!(maker.get("/producer/stock").await.text().contains("8.50"), "the rule is shown");
+    let bad_rule = maker.post("/producer/shipping", &[("kind", "free_over"), ("fee", "8"), ("threshold", "lots"), ("per_kg", "")]).await;
+    assert_eq!(bad_rule.status, StatusCode::BAD_REQUEST);
+    assert!(bad_rule.text().contains("lots"), "the error names what was wrong");
+    api(&shop, "POST", "/api/v1/cart/items", Some(&buyer), Some(json!({"sku_id": sku, "quantity": 1}))).await;
+    let cart = api(&shop, "GET", "/api/v1/cart/items", Some(&buyer), None).await.json();
+    assert_eq!(cart["parts"][0]["shipping_fen"], 850, "the buyer pays the producer's new fee");
     let negative = maker.post(&format!("/producer/stock/{sku}"), &[("stock", "-3")]).await;
     assert_eq!(negative.status, StatusCode::BAD_REQUEST);
     assert_eq!(stock_of(&shop, sku).await, 7, "a bad stock-take changes nothing");

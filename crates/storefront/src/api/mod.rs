@@ -42,6 +42,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/producer/skus/{id}/stock", put(shop::set_stock))
         .route("/producer/orders", get(shop::producer_orders))
+        .route(
+            "/producer/shipping-rule",
+            get(shop::shipping_rule).put(shop::set_shipping_rule),
+        )
         .route("/staff/transfers", post(shop::record_transfer))
         .route("/openapi.json", get(openapi))
         .fallback(crate::pages::not_found)
@@ -57,7 +61,8 @@ pub fn router() -> Router<AppState> {
         products::list, products::detail, producers::detail, trace::trace, health::healthz,
         shop::register, shop::token, shop::revoke, shop::cart, shop::put_item, shop::remove_item,
         shop::checkout, shop::orders, shop::order, shop::cancel, shop::part_action,
-        shop::set_stock, shop::producer_orders, shop::record_transfer
+        shop::set_stock, shop::producer_orders, shop::shipping_rule, shop::set_shipping_rule,
+        shop::record_transfer
     ),
     modifiers(&BearerAuth),
     tags(

@@ -13,6 +13,7 @@ use jinguo_order::address::NewAddress;
 use jinguo_order::cart::{CartView, Owner};
 use jinguo_order::orders::{Filter, Order};
 use jinguo_order::payment::PaymentInstructions;
+use jinguo_order::shipping::ShippingRule;
 use jinguo_order::state::{Action, OrderStatus, PartStatus};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -634,6 +635,101 @@ pub async fn set_stock(
         sku_id: sku,
         stock: input.stock,
     }))
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ShippingRuleBody {
+    /// `flat` (fee_fen), `free_over` (fee_fen below threshold_fen, free from it) or `by_weight`
+    /// (fee_fen for the first kilogram, per_kg_fen for each further one begun).
+    pub kind: String,
+    pub fee_fen: i64,
+    #[serde(default)]
+    pub threshold_fen: Option<i64>,
+    #[serde(default)]
+    pub per_kg_fen: Option<i64>,
+}
+
+impl ShippingRuleBody {
+    fn of(rule: ShippingRule) -> ShippingRuleBody {
+        match rule {
+            ShippingRule::Flat { fee } => ShippingRuleBody {
+                kind: "flat".into(),
+                fee_fen: fee.0,
+                threshold_fen: None,
+                per_kg_fen: None,
+            },
+            ShippingRule::FreeOver { fee, threshold } => ShippingRuleBody {
+                kind: "free_over".into(),
+                fee_fen: fee.0,
+                threshold_fen: Some(threshold.0),
+                per_kg_fen: None,
+            },
+            ShippingRule::ByWeight { first_kg, per_kg } => ShippingRuleBody {
+                kind: "by_weight".into(),
+                fee_fen: first_kg.0,
+                threshold_fen: None,
+                per_kg_fen: Some(per_kg.0),
+            },
+        }
+    }
+
+    fn rule(&self) -> Result<ShippingRule, AppError> {
+        let missing = |field: &'static str| {
+            AppError::BadRequest(
+                Msg::new("errors.invalid")
+                    .with("field", field)
+                    .with("message", "required for this kind"),
+            )
+        };
+        Ok(match self.kind.as_str() {
+            "flat" => ShippingRule::Flat {
+                fee: Fen(self.fee_fen),
+            },
+            "free_over" => ShippingRule::FreeOver {
+                fee: Fen(self.fee_fen),
+                threshold: Fen(self.threshold_fen.ok_or_else(|| missing("threshold_fen"))?),
+            },
+            "by_weight" => ShippingRule::ByWeight {
+                first_kg: Fen(self.fee_fen),
+                per_kg: Fen(self.per_kg_fen.ok_or_else(|| missing("per_kg_fen"))?),
+            },
+            _ => {
+                return Err(AppError::BadRequest(
+                    Msg::new("errors.invalid")
+                        .with("field", "kind")
+                        .with("message", "flat, free_over or by_weight"),
+                ));
+            }
+        })
+    }
+}
+
+/// The producer's shipping rule (the shop's default until it sets one: ¥10, free from ¥99).
+#[utoipa::path(get, path = "/api/v1/producer/shipping-rule", tag = "producer", security(("bearer" = [])),
+    responses((status = 200, body = ShippingRuleBody), (status = 403, body = ErrorBody)))]
+pub async fn shipping_rule(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+) -> Result<Json<ShippingRuleBody>, AppError> {
+    let producer = producer_of(&user)?;
+    Ok(Json(ShippingRuleBody::of(
+        state.orders.shipping_rule(producer).await?,
+    )))
+}
+
+/// Sets the producer's shipping rule; orders placed from now on pay it.
+#[utoipa::path(put, path = "/api/v1/producer/shipping-rule", tag = "producer", security(("bearer" = [])),
+    request_body = ShippingRuleBody,
+    responses((status = 200, body = ShippingRuleBody), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn set_shipping_rule(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiJson(input): ApiJson<ShippingRuleBody>,
+) -> Result<Json<ShippingRuleBody>, AppError> {
+    let producer = producer_of(&user)?;
+    let rule = input.rule()?;
+    state.orders.set_shipping_rule(producer, rule).await?;
+    Ok(Json(ShippingRuleBody::of(rule)))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

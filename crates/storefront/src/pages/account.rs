@@ -100,16 +100,13 @@ fn form_error(
     form: &LoginForm,
     error: AppError,
 ) -> Result<Response, AppError> {
-    let Some(msg) = error.msg() else {
-        return Err(error);
-    };
-    let text = state.i18n.locale(req.lang).fill(msg.key, &msg.args);
+    let (text, status) = super::form_failure(state, req.lang, error)?;
     let body = AuthPage {
         next: safe_next(Some(&form.next)),
         login: form.login.clone(),
         error: Some(text),
     };
-    auth_page(state, req, template, title_key, body, error.status_code())
+    auth_page(state, req, template, title_key, body, status)
 }
 
 pub async fn login(
@@ -291,23 +288,11 @@ async fn account_page(
             .collect(),
         notifications: notifications
             .iter()
-            .map(|n| {
-                let args: Vec<(&str, String)> = n
-                    .args
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.as_str(),
-                            v.as_str().map_or_else(|| v.to_string(), str::to_owned),
-                        )
-                    })
-                    .collect();
-                NotificationView {
-                    text: t.fill(&format!("notifications.{}", n.kind), &args),
-                    at: when(n.created_at),
-                    order_url: n.order_id.map(|id| format!("/orders/{id}")),
-                    read: n.read,
-                }
+            .map(|n| NotificationView {
+                text: crate::views::notification_text(t, n),
+                at: when(n.created_at),
+                order_url: n.order_id.map(|id| format!("/orders/{id}")),
+                read: n.read,
             })
             .collect(),
         unread,
@@ -353,13 +338,11 @@ pub async fn change_password(
     match result {
         Ok(()) => Ok(Redirect::to("/account?done=password_changed").into_response()),
         Err(error) => {
-            let Some(msg) = error.msg() else {
-                return Err(error);
-            };
-            let text = state.i18n.locale(req.lang).fill(msg.key, &msg.args);
-            let mut response = account_page(&state, &req, &user, None, Some(text)).await?;
-            *response.status_mut() = error.status_code();
-            Ok(response)
+            let (text, status) = super::form_failure(&state, req.lang, error)?;
+            Ok(super::with_status(
+                account_page(&state, &req, &user, None, Some(text)).await?,
+                status,
+            ))
         }
     }
 }

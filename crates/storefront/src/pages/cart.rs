@@ -390,15 +390,11 @@ pub async fn checkout(
             Ok(Redirect::to(&format!("/orders/{}?placed=1", done.placed.order_id)).into_response())
         }
         Err(error) => {
-            let error = AppError::from(error);
-            let Some(msg) = error.msg() else {
-                return Err(error);
-            };
-            let text = state.i18n.locale(req.lang).fill(msg.key, &msg.args);
-            let status = error.status_code();
-            let mut response = checkout_view(&state, &req, &user, form, Some(text)).await?;
-            *response.status_mut() = status;
-            Ok(response)
+            let (text, status) = super::form_failure(&state, req.lang, AppError::from(error))?;
+            Ok(super::with_status(
+                checkout_view(&state, &req, &user, form, Some(text)).await?,
+                status,
+            ))
         }
     }
 }

@@ -2,7 +2,7 @@
 //! template. Shared here: the request context, rendering with the page frame, error pages.
 
 mod account;
-mod cart;
+pub(crate) mod cart;
 mod home;
 mod listing;
 mod orders;
@@ -67,6 +67,7 @@ pub fn personal_router() -> Router<AppState> {
         .route("/producer/orders", get(producer_portal::orders))
         .route("/producer/stock", get(producer_portal::stock))
         .route("/producer/stock/{sku}", post(producer_portal::set_stock))
+        .route("/producer/shipping", post(producer_portal::set_rule))
         .route(
             "/staff/payments",
             get(staff::payments).post(staff::record_payment),
@@ -328,6 +329,7 @@ pub fn done_notice(state: &AppState, lang: Lang, done: Option<&str>) -> Option<S
         "added" => "cart.added",
         "updated" => "cart.updated",
         "stock_saved" => "producer_portal.stock_saved_short",
+        "rule_saved" => "producer_portal.rule_saved",
         "restriction_saved" => "staff.restriction_saved",
         "cancelled" => "order.cancelled",
         "action_done" => "order.action_done",
@@ -343,4 +345,26 @@ pub fn label(state: &AppState, lang: Lang, section: &str, code: &str) -> String 
         .locale(lang)
         .get(&format!("{section}.{code}"))
         .to_owned()
+}
+
+/// For a form that failed: the message to show beside it, in the visitor's language, and the
+/// status to answer with; an error that is not the person's to fix is passed on.
+pub fn form_failure(
+    state: &AppState,
+    lang: Lang,
+    error: AppError,
+) -> Result<(String, StatusCode), AppError> {
+    match error.msg() {
+        Some(msg) => Ok((
+            state.i18n.locale(lang).fill(msg.key, &msg.args),
+            error.status_code(),
+        )),
+        None => Err(error),
+    }
+}
+
+/// The page with another status (a form shown again with what was wrong).
+pub fn with_status(mut response: Response, status: StatusCode) -> Response {
+    *response.status_mut() = status;
+    response
 }

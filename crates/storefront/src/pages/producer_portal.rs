@@ -2,14 +2,16 @@
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use jinguo_common::money::Fen;
 use jinguo_order::orders::Filter;
+use jinguo_order::shipping::ShippingRule;
 use jinguo_order::state::PartStatus;
 use serde::{Deserialize, Serialize};
 
 use super::{Req, View, done_notice, label, render};
 use crate::app::AppState;
 use crate::auth::{CsrfForm, PageUser, producer_of};
-use crate::error::AppError;
+use crate::error::{AppError, Msg};
 use crate::pages::orders::{ActionView, actions_view};
 use crate::shop::{self, Viewer};
 use crate::views::{self, when};
@@ -174,10 +176,82 @@ struct SkuRow {
     stock: i64,
 }
 
+#[derive(Serialize, Deserialize, Default)]
+pub struct RuleForm {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    fee: String,
+    #[serde(default)]
+    threshold: String,
+    #[serde(default)]
+    per_kg: String,
+}
+
+impl RuleForm {
+    fn of(rule: ShippingRule) -> RuleForm {
+        let yuan = |f: Fen| f.yuan_string();
+        match rule {
+            ShippingRule::Flat { fee } => RuleForm {
+                kind: "flat".into(),
+                fee: yuan(fee),
+                ..RuleForm::default()
+            },
+            ShippingRule::FreeOver { fee, threshold } => RuleForm {
+                kind: "free_over".into(),
+                fee: yuan(fee),
+                threshold: yuan(threshold),
+                ..RuleForm::default()
+            },
+            ShippingRule::ByWeight { first_kg, per_kg } => RuleForm {
+                kind: "by_weight".into(),
+                fee: yuan(first_kg),
+                per_kg: yuan(per_kg),
+                ..RuleForm::default()
+            },
+        }
+    }
+
+    /// The rule the form describes, or what is wrong with it.
+    fn rule(&self) -> Result<ShippingRule, AppError> {
+        let amount = |field: &'static str, text: &str| -> Result<Fen, AppError> {
+            text.trim().parse::<Fen>().map_err(|_| {
+                AppError::BadRequest(
+                    Msg::new("errors.bad_amount")
+                        .with("value", format!("{field}: {}", text.trim())),
+                )
+            })
+        };
+        Ok(match self.kind.as_str() {
+            "flat" => ShippingRule::Flat {
+                fee: amount("fee", &self.fee)?,
+            },
+            "free_over" => ShippingRule::FreeOver {
+                fee: amount("fee", &self.fee)?,
+                threshold: amount("threshold", &self.threshold)?,
+            },
+            "by_weight" => ShippingRule::ByWeight {
+                first_kg: amount("fee", &self.fee)?,
+                per_kg: amount("per_kg", &self.per_kg)?,
+            },
+            _ => {
+                return Err(AppError::BadRequest(
+                    Msg::new("errors.invalid")
+                        .with("field", "kind")
+                        .with("message", "flat, free_over or by_weight"),
+                ));
+            }
+        })
+    }
+}
+
 #[derive(Serialize)]
 struct StockPage {
     producer_name: String,
     skus: Vec<SkuRow>,
+    rule: RuleForm,
+    rule_text: String,
+    rule_error: Option<String>,
 }
 
 pub async fn stock(
@@ -187,6 +261,19 @@ pub async fn stock(
     Query(q): Query<TabQuery>,
 ) -> Result<Response, AppError> {
     let producer = producer_of(&user)?;
+    let notice = done_notice(&state, req.lang, q.done.as_deref());
+    stock_page(&state, &req, producer, None, notice, None).await
+}
+
+async fn stock_page(
+    state: &AppState,
+    req: &Req,
+    producer: i64,
+    form: Option<RuleForm>,
+    notice: Option<String>,
+    rule_error: Option<String>,
+) -> Result<Response, AppError> {
+    let current = state.orders.shipping_rule(producer).await?;
     let skus = state
         .orders
         .producer_skus(producer)
@@ -202,8 +289,11 @@ pub async fn stock(
         })
         .collect();
     let body = StockPage {
-        producer_name: producer_name(&state, producer).await,
+        producer_name: producer_name(state, producer).await,
         skus,
+        rule: form.unwrap_or_else(|| RuleForm::of(current)),
+        rule_text: crate::pages::cart::rule_text(state, req.lang, current),
+        rule_error,
     };
     let t = state.i18n.locale(req.lang);
     let mut view = View::personal(
@@ -211,8 +301,8 @@ pub async fn stock(
         t.get("producer_portal.stock_title").to_owned(),
         body,
     );
-    view.notice = done_notice(&state, req.lang, q.done.as_deref());
-    render(&state, &req, view)
+    view.notice = notice;
+    render(state, req, view)
 }
 
 #[derive(Deserialize)]
@@ -229,4 +319,31 @@ pub async fn set_stock(
     let producer = producer_of(&user)?;
     state.orders.set_stock(producer, sku, form.stock).await?;
     Ok(Redirect::to("/producer/stock?done=stock_saved").into_response())
+}
+
+pub async fn set_rule(
+    State(state): State<AppState>,
+    req: Req,
+    PageUser(user, _): PageUser,
+    CsrfForm(form): CsrfForm<RuleForm>,
+) -> Result<Response, AppError> {
+    let producer = producer_of(&user)?;
+    let saved = match form.rule() {
+        Ok(rule) => state
+            .orders
+            .set_shipping_rule(producer, rule)
+            .await
+            .map_err(AppError::from),
+        Err(error) => Err(error),
+    };
+    match saved {
+        Ok(()) => Ok(Redirect::to("/producer/stock?done=rule_saved").into_response()),
+        Err(error) => {
+            let (text, status) = super::form_failure(&state, req.lang, error)?;
+            Ok(super::with_status(
+                stock_page(&state, &req, producer, Some(form), None, Some(text)).await?,
+                status,
+            ))
+        }
+    }
 }

@@ -175,14 +175,11 @@ pub async fn record_payment(
             payments_view(&state, &req, TransferForm::default(), Some(notice), None).await
         }
         Err(error) => {
-            let Some(msg) = error.msg() else {
-                return Err(error);
-            };
-            let text = t.fill(msg.key, &msg.args);
-            let status = error.status_code();
-            let mut response = payments_view(&state, &req, form, None, Some(text)).await?;
-            *response.status_mut() = status;
-            Ok(response)
+            let (text, status) = super::form_failure(&state, req.lang, error)?;
+            Ok(super::with_status(
+                payments_view(&state, &req, form, None, Some(text)).await?,
+                status,
+            ))
         }
     }
 }
@@ -329,14 +326,11 @@ pub async fn set_restriction(
     match result {
         Ok(()) => Ok(Redirect::to("/staff/restrictions?done=restriction_saved").into_response()),
         Err(error) => {
-            let Some(msg) = error.msg() else {
-                return Err(error);
-            };
-            let text = state.i18n.locale(req.lang).fill(msg.key, &msg.args);
-            let status = error.status_code();
-            let mut response = restrictions_view(&state, &req, form, None, Some(text)).await?;
-            *response.status_mut() = status;
-            Ok(response)
+            let (text, status) = super::form_failure(&state, req.lang, error)?;
+            Ok(super::with_status(
+                restrictions_view(&state, &req, form, None, Some(text)).await?,
+                status,
+            ))
         }
     }
 }

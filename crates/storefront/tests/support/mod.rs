@@ -55,6 +55,23 @@ pub struct Reply {
 }
 
 impl Reply {
+    pub async fn of(response: http::Response<Body>) -> Reply {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
@@ -86,20 +103,7 @@ impl Shop {
             .oneshot(request.body(Body::empty()).unwrap())
             .await
             .unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec();
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        Reply::of(response).await
     }
 }
 
@@ -233,20 +237,7 @@ pub async fn api(
         .oneshot(request.body(body).unwrap())
         .await
         .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    Reply::of(response).await
 }
 
 /// A shop whose passwords hash fast (tests sign many people in).
