@@ -170,6 +170,13 @@ db_test!(async fn unpaid_orders_give_their_stock_back_once(db) {
     let s = shop(db).await;
     let (sku, _, _) = sku_of(&s, "chengkou-larou-500g").await;
     sqlx::query("update skus set stock = 10 where id = $1").bind(sku).execute(s.db.pool()).await.unwrap();
+    // Three late buyers fill their carts while the units are still there.
+    let mut late = Vec::new();
+    for i in 0..3 {
+        let me = buyer(&s, &format!("1350000{i:04}")).await;
+        s.orders.put_in_cart(Owner::User(me), sku, 3, false).await.unwrap();
+        late.push(me);
+    }
     let mut first = Vec::new();
     for i in 0..5 {
         let me = buyer(&s, &format!("1360000{i:04}")).await;
@@ -177,29 +184,40 @@ db_test!(async fn unpaid_orders_give_their_stock_back_once(db) {
         first.push(s.orders.checkout(me, &address()).await.unwrap().placed.order_id);
     }
     assert_eq!(stock(&s, sku).await, 0);
-    // Time runs out for all of them; three job runners race to expire them while new buyers
-    // take the freed units.
+    // Time runs out for all of them; three job runners race to expire them while three new
+    // buyers try to take the units being freed.
     s.clock.advance(OrderSettings::default().hold_ms);
-    let late = buyer(&s, "13500000000").await;
     let runners: Vec<_> = (0..3).map(|_| {
         let orders = s.orders.clone();
         tokio::spawn(async move { orders.run_jobs().await.unwrap().expired })
+    }).collect();
+    let buyers: Vec<_> = late.iter().map(|me| {
+        let (orders, me) = (s.orders.clone(), *me);
+        tokio::spawn(async move { orders.checkout(me, &address()).await })
     }).collect();
     let mut expired = 0;
     for r in runners {
         expired += r.await.unwrap();
     }
+    let mut bought = 0;
+    for b in buyers {
+        match b.await.unwrap() {
+            Ok(_) => bought += 1,
+            Err(OrderError::OutOfStock { .. }) => {}
+            Err(other) => panic!("{other}"),
+        }
+    }
     assert_eq!(expired, 5, "each order expired exactly once");
-    s.orders.put_in_cart(Owner::User(late), sku, 3, false).await.unwrap();
-    s.orders.checkout(late, &address()).await.unwrap();
-    assert_eq!(stock(&s, sku).await, 7, "10 back, 3 taken: nothing leaked, nothing counted twice");
+    let mut conn = s.db.pool().acquire().await.unwrap();
+    let held = jinguo_order::orders::held_units(&mut conn, sku).await.unwrap();
+    drop(conn);
+    assert_eq!(held, 3 * bought, "what is held is what the new orders took");
+    assert_eq!(stock(&s, sku).await + held, 10, "nothing leaked, nothing counted twice");
     for id in first {
         let order = s.orders.order(id).await.unwrap();
         assert_eq!(order.status, OrderStatus::Cancelled);
         assert!(order.events.iter().any(|e| e.actor == "system" && e.to == "cancelled"));
     }
-    let mut conn = s.db.pool().acquire().await.unwrap();
-    assert_eq!(jinguo_order::orders::held_units(&mut conn, sku).await.unwrap(), 3);
     assert_eq!(s.orders.run_jobs().await.unwrap().expired, 0);
 });
 
