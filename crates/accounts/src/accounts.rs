@@ -110,6 +110,36 @@ impl Accounts {
         self.check_throttle(&address_subject, self.limits.per_address, now)
             .await?;
 
+        // The attempt counts before the (slow) check of the password, so that many guesses sent
+        // at once cannot all pass the limit: only the first ones in line are checked.
+        let mut attempts = Vec::new();
+        for (subject, limit) in [
+            (&login_subject, self.limits.per_login),
+            (&address_subject, self.limits.per_address),
+        ] {
+            let id: i64 = sqlx::query_scalar(
+                "insert into login_failures (subject, at) values ($1, $2) returning id",
+            )
+            .bind(subject)
+            .bind(now)
+            .fetch_one(self.db.pool())
+            .await?;
+            attempts.push(id);
+            let ahead: i64 = sqlx::query_scalar(
+                "select count(*) from login_failures where subject = $1 and at > $2 and id <= $3",
+            )
+            .bind(subject)
+            .bind(now - self.limits.window_ms)
+            .bind(id)
+            .fetch_one(self.db.pool())
+            .await?;
+            if ahead > i64::from(limit) {
+                return Err(AccountError::Throttled {
+                    retry_after_secs: (self.limits.window_ms / 1000).max(1),
+                });
+            }
+        }
+
         let found = {
             let mut conn = self.db.pool().acquire().await?;
             user::with_hash(&mut conn, login.as_str()).await?
@@ -132,19 +162,18 @@ impl Accounts {
                     .bind(&login_subject)
                     .execute(&mut *tx)
                     .await?;
+                // A good sign-in is not a failure of its address either.
+                sqlx::query("delete from login_failures where id = $1")
+                    .bind(attempts[1])
+                    .execute(&mut *tx)
+                    .await?;
                 let (token, _) = session::create(&mut tx, kind, Some(user.id), now).await?;
                 tx.commit().await?;
                 Ok((user, token))
             }
             _ => {
+                // The attempt rows already stand as failures.
                 let mut tx = self.db.pool().begin().await?;
-                for subject in [&login_subject, &address_subject] {
-                    sqlx::query("insert into login_failures (subject, at) values ($1, $2)")
-                        .bind(subject)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                }
                 sqlx::query("delete from login_failures where at < $1")
                     .bind(now - self.limits.window_ms)
                     .execute(&mut *tx)

@@ -111,3 +111,24 @@ db_test!(async fn signing_out_and_changing_the_password_end_sessions(db) {
     clock.advance(31 * 24 * 3_600_000);
     assert!(a.session(&guest).await.unwrap().is_none());
 });
+
+db_test!(async fn guesses_sent_at_once_cannot_pass_the_limit(db) {
+    let clock = Clock::manual(1_795_924_800_000);
+    let a = accounts(&db, &clock);
+    a.register("13900000000", "right-password", Role::Consumer, None).await.unwrap();
+    let guesses: Vec<_> = (0..20)
+        .map(|i| {
+            let a = a.clone();
+            tokio::spawn(async move { a.sign_in("13900000000", &format!("guess-{i:04}"), "10.1.1.1", SessionKind::Web).await })
+        })
+        .collect();
+    let mut checked = 0;
+    for g in guesses {
+        match g.await.unwrap() {
+            Err(AccountError::WrongCredentials) => checked += 1,
+            Err(AccountError::Throttled { .. }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(checked <= 5, "{checked} passwords were checked; the limit is 5");
+});

@@ -77,8 +77,9 @@ pub struct Settings {
     /// Shared secret of signed bank notifications (unset: refused).
     #[serde(default)]
     pub bank_notify_secret: Option<SecretString>,
-    /// Mail server for notification emails, e.g. `smtp://user:pass@mail.example.cn:587`
-    /// (unset: notifications are only shown on the account pages).
+    /// Mail relay for notification emails, e.g. `smtp://127.0.0.1:25`: plain SMTP to a relay on
+    /// this host or the private network, which does TLS to the outside world (unset:
+    /// notifications are only shown on the account pages).
     #[serde(default)]
     pub smtp_url: Option<SecretString>,
     #[serde(default = "default_mail_from")]

@@ -81,7 +81,8 @@ pub struct CartView {
     pub total: Fen,
     /// Units over all lines.
     pub count: i64,
-    /// Some line cannot be bought as it stands (unavailable or short of stock).
+    /// Some line cannot be bought as it stands (unavailable or short of stock). A changed price
+    /// does not block the cart, but checkout refuses it until the buyer has accepted it.
     pub blocked: bool,
 }
 
@@ -377,21 +378,28 @@ pub async fn count(conn: &mut AnyConnection, owner: Owner) -> Result<i64, sqlx::
 }
 
 /// The raw lines (SKU, quantity) of a cart, for checkout.
+/// The cart's lines as (SKU, quantity, the price the buyer last saw), in SKU order.
 pub(crate) async fn items(
     conn: &mut AnyConnection,
     owner: Owner,
     now: Millis,
-) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+) -> Result<Vec<(i64, i64, i64)>, sqlx::Error> {
     let Some(cart) = cart_id(conn, owner, false, now).await? else {
         return Ok(Vec::new());
     };
     let rows =
-        sqlx::query("select sku_id, quantity from cart_items where cart_id = $1 order by sku_id")
+        sqlx::query("select sku_id, quantity, price_seen_fen from cart_items where cart_id = $1 order by sku_id")
             .bind(cart)
             .fetch_all(conn)
             .await?;
     rows.iter()
-        .map(|r| Ok((r.try_get("sku_id")?, r.try_get("quantity")?)))
+        .map(|r| {
+            Ok((
+                r.try_get("sku_id")?,
+                r.try_get("quantity")?,
+                r.try_get("price_seen_fen")?,
+            ))
+        })
         .collect()
 }
 

@@ -88,7 +88,7 @@ pub(crate) async fn place(
     }
     let mut taken = Vec::with_capacity(items.len());
     let mut emptied: Vec<ProductId> = Vec::new();
-    for (sku, quantity) in items {
+    for (sku, quantity, price_seen) in items {
         let row = sqlx::query(
             "update skus set stock = stock - $1 where id = $2 and stock >= $1
              returning product_id, price_fen, name, stock, weight_g",
@@ -123,6 +123,10 @@ pub(crate) async fn place(
         let title: String = product.try_get("title")?;
         if product.try_get::<String, _>("status")? != "published" {
             return Err(OrderError::NotForSale(title));
+        }
+        // Never charge a price the buyer has not seen: a change is accepted in the cart first.
+        if row.try_get::<i64, _>("price_fen")? != price_seen {
+            return Err(OrderError::PriceChanged(title));
         }
         if row.try_get::<i64, _>("stock")? == 0 {
             emptied.push(ProductId(product_id));

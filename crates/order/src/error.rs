@@ -17,6 +17,8 @@ pub enum OrderError {
     BadQuantity { max: i64 },
     #[error("“{0}” is not for sale")]
     NotForSale(String),
+    #[error("the price of “{0}” has changed since it was put in the cart")]
+    PriceChanged(String),
     #[error("{field}: {message}")]
     Invalid {
         field: &'static str,

@@ -526,7 +526,8 @@ impl Orders {
             .map_err(Into::into)
     }
 
-    /// A stock-take by a producer: sets a SKU's stock (their own SKUs only).
+    /// A stock-take by a producer: sets a SKU's stock (their own SKUs only). Stock is what is
+    /// free to sell: units held by unpaid orders and units sold are not part of it.
     pub async fn set_stock(&self, producer: i64, sku: i64, stock: i64) -> Result<(), OrderError> {
         let owner: Option<i64> = sqlx::query_scalar(
             "select p.producer_id from skus s join products p on p.id = s.product_id where s.id = $1",

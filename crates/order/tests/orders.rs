@@ -364,7 +364,16 @@ db_test!(async fn carts_say_what_changed_and_merge_on_sign_in(db) {
     assert!(matches!(s.orders.put_in_cart(Owner::User(me), sku, 100, true).await, Err(OrderError::BadQuantity { .. })));
     assert!(matches!(s.orders.put_in_cart(Owner::User(me), 999_999, 1, false).await, Err(OrderError::NotFound)));
     s.orders.put_in_cart(Owner::User(me), sku, 2, true).await.unwrap();
+    assert!(
+        matches!(s.orders.checkout(me, &address()).await, Err(OrderError::PriceChanged(_))),
+        "a price the buyer has not accepted is never charged"
+    );
+    assert_eq!(stock(&s, sku).await, 2, "the refused checkout took nothing");
     s.orders.acknowledge_prices(Owner::User(me)).await.unwrap();
     let cart = s.orders.cart(Owner::User(me)).await.unwrap();
     assert!(!cart.blocked && !cart.parts[0].lines[0].price_changed());
+    let placed = s.orders.checkout(me, &address()).await.unwrap();
+    let items = (price.0 + 500) * 2;
+    let shipping = if items >= 9_900 { 0 } else { 1_000 };
+    assert_eq!(placed.placed.total.0, items + shipping, "the accepted new price, with the default shipping rule");
 });

@@ -48,6 +48,8 @@ pub struct Inner {
     pub orders: Orders,
     pub i18n: I18n,
     pub pages: crate::page_cache::PageCache,
+    /// The header's account links for visitors without a session, per language (zh-CN, en).
+    pub anonymous_nav: [std::sync::OnceLock<String>; 2],
 }
 
 impl std::ops::Deref for AppState {
@@ -100,6 +102,7 @@ impl AppState {
             orders,
             i18n: I18n::load()?,
             pages: Default::default(),
+            anonymous_nav: Default::default(),
         })))
     }
 

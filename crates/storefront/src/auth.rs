@@ -215,17 +215,35 @@ async fn personalize(
     let Ok(bytes) = to_bytes(body, MAX_PAGE_BYTES).await else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let Ok(mut html) = String::from_utf8(bytes.to_vec()) else {
-        return Response::from_parts(parts, Body::from(bytes));
+    // One pass over the page's bytes: the account links once, the form token wherever it stands.
+    let account_at = memchr::memmem::find(&bytes, ACCOUNT_MARK.as_bytes());
+    let forms: Vec<usize> = memchr::memmem::find_iter(&bytes, CSRF_MARK.as_bytes()).collect();
+    let mut fragment = match account_at {
+        Some(_) => account_nav(state, visitor, lang).await,
+        None => String::new(),
     };
-    let has_form = html.contains(CSRF_MARK);
-    if html.contains(ACCOUNT_MARK) {
-        let fragment = account_nav(state, visitor, lang).await;
-        html = html.replacen(ACCOUNT_MARK, &fragment, 1);
+    // The links may hold a form too (signing out).
+    let nav_has_form = fragment.contains(CSRF_MARK);
+    if nav_has_form {
+        fragment = fragment.replace(CSRF_MARK, &visitor.csrf);
     }
-    if html.contains(CSRF_MARK) {
-        html = html.replace(CSRF_MARK, &visitor.csrf);
+    let has_form = !forms.is_empty() || nav_has_form;
+    let mut marks: Vec<(usize, usize, &[u8])> = forms
+        .iter()
+        .map(|at| (*at, CSRF_MARK.len(), visitor.csrf.as_bytes()))
+        .collect();
+    if let Some(at) = account_at {
+        marks.push((at, ACCOUNT_MARK.len(), fragment.as_bytes()));
     }
+    marks.sort_unstable_by_key(|(at, _, _)| *at);
+    let mut html = Vec::with_capacity(bytes.len() + fragment.len() + forms.len() * 8);
+    let mut from = 0;
+    for (at, len, with) in marks {
+        html.extend_from_slice(&bytes[from..at]);
+        html.extend_from_slice(with);
+        from = at + len;
+    }
+    html.extend_from_slice(&bytes[from..]);
     if has_form && visitor.csrf_is_new {
         parts.headers.append(
             header::SET_COOKIE,
@@ -244,6 +262,20 @@ async fn personalize(
 }
 
 async fn account_nav(state: &AppState, visitor: &Visitor, lang: Lang) -> String {
+    // A visitor without a session sees the same links as every other: rendered once per language.
+    if visitor.session.is_none() {
+        let slot = &state.anonymous_nav[usize::from(lang == Lang::En)];
+        if let Some(html) = slot.get() {
+            return html.clone();
+        }
+        let html = render_nav(state, visitor, lang).await;
+        let _ = slot.set(html.clone());
+        return html;
+    }
+    render_nav(state, visitor, lang).await
+}
+
+async fn render_nav(state: &AppState, visitor: &Visitor, lang: Lang) -> String {
     let (cart_count, unread) = match (visitor.cart_owner(), visitor.user()) {
         (Some(owner), user) => {
             let count = state.orders.cart_count(owner).await.unwrap_or(0);

@@ -181,6 +181,10 @@ impl From<jinguo_order::OrderError> for AppError {
                 StatusCode::BAD_REQUEST,
                 Msg::new("errors.bad_quantity").with("max", max),
             ),
+            E::PriceChanged(title) => (
+                StatusCode::CONFLICT,
+                Msg::new("errors.price_changed").with("title", title),
+            ),
             E::NotForSale(title) => (
                 StatusCode::BAD_REQUEST,
                 Msg::new("errors.not_for_sale").with("title", title),

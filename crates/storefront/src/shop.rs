@@ -27,6 +27,8 @@ impl Viewer {
     }
 }
 
+/// Who a user acts as. A producer-staff or federation-staff account always acts in that role,
+/// never as a buyer (such accounts are for work; people buy with a consumer account).
 pub fn actor_of(user: &User) -> Actor {
     match (user.role, user.producer_id) {
         (Role::Producer, Some(producer)) => Actor::Producer(producer),
@@ -54,6 +56,11 @@ pub async fn visible_order(
             order
                 .events
                 .retain(|e| e.part_id.is_none_or(|p| own.contains(&p)));
+            // Its own part's amounts, not what the buyer paid the other producers.
+            order.items = jinguo_common::money::Fen(order.parts.iter().map(|p| p.items.0).sum());
+            order.shipping =
+                jinguo_common::money::Fen(order.parts.iter().map(|p| p.shipping.0).sum());
+            order.total = jinguo_common::money::Fen(order.items.0 + order.shipping.0);
             Viewer::Producer(producer)
         }
         _ if order.buyer_id == user.id.0 => Viewer::Buyer,

@@ -189,6 +189,11 @@ db_test!(async fn an_order_goes_from_cart_to_delivered_through_the_api(db) {
     let seen = api(&shop, "GET", &format!("/api/v1/orders/{id}"), Some(&producer), None).await.json();
     let own = seen["parts"].as_array().unwrap();
     assert_eq!(own.len(), 1, "a producer sees only its own part");
+    assert_eq!(
+        seen["total_fen"].as_i64().unwrap(),
+        own[0]["items_fen"].as_i64().unwrap() + own[0]["shipping_fen"].as_i64().unwrap(),
+        "and only its own amounts"
+    );
     let part = own[0]["id"].as_i64().unwrap();
     let other_part = parts.iter().map(|p| p["id"].as_i64().unwrap()).find(|p| *p != part).unwrap();
     let foreign = api(&shop, "POST", &format!("/api/v1/orders/{id}/parts/{other_part}/ship"), Some(&producer),
@@ -507,8 +512,11 @@ db_test!(async fn staff_and_producers_work_from_their_pages(db) {
     let wrong = staff.post("/staff/payments", &[("reference", &reference), ("amount", "abc"), ("received_on", "2026-11-29")]).await;
     assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
     let recorded = staff.post("/staff/payments", &[("reference", &reference), ("amount", &total), ("received_on", "2026-11-29")]).await;
-    assert_eq!(recorded.status, StatusCode::OK, "{}", recorded.text());
-    assert!(recorded.text().contains(order["number"].as_str().unwrap()), "the notice names the order");
+    assert_eq!(recorded.status, StatusCode::SEE_OTHER, "{}", recorded.text());
+    let after = staff.get(&recorded.location()).await;
+    assert!(after.text().contains(order["number"].as_str().unwrap()), "the notice names the order");
+    let transfers: i64 = sqlx::query_scalar("select count(*) from bank_transfers").fetch_one(shop.state.catalog.db().pool()).await.unwrap();
+    assert_eq!(transfers, 1, "showing the result records nothing again");
     let all = staff.get("/staff/orders?status=paid").await;
     assert!(all.text().contains(order["number"].as_str().unwrap()));
     let saved = staff.post("/staff/restrictions", &[("code", "3701"), ("level", "suspended"), ("notice", "暂停配送")]).await;

@@ -378,13 +378,14 @@ pub async fn checkout(
             detail: form.detail.clone(),
         },
     };
-    let placed = async {
-        if form.address_id.is_empty() {
-            state.orders.add_address(user.id.0, &address).await?;
-        }
-        state.orders.checkout(user.id.0, &address).await
+    let placed = state.orders.checkout(user.id.0, &address).await;
+    // A new address joins the address book once an order has gone to it (not on every retry).
+    if placed.is_ok()
+        && form.address_id.is_empty()
+        && let Err(error) = state.orders.add_address(user.id.0, &address).await
+    {
+        tracing::info!(%error, "address not kept in the address book");
     }
-    .await;
     match placed {
         Ok(done) => {
             Ok(Redirect::to(&format!("/orders/{}?placed=1", done.placed.order_id)).into_response())

@@ -316,7 +316,15 @@ async fn switch_lang(
 /// A path on this site to go to after a form, never `//elsewhere` or `https://…`.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                // Browsers drop tabs and newlines, so `/\t/evil.example` would become `//evil.example`.
+                && !n.chars().any(|c| c.is_control() || c.is_whitespace()) =>
+        {
+            n.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }
@@ -367,4 +375,25 @@ pub fn form_failure(
 pub fn with_status(mut response: Response, status: StatusCode) -> Response {
     *response.status_mut() = status;
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/orders?x=1")), "/orders?x=1");
+        for away in [
+            "//evil.example",
+            "/\t/evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "/a b",
+            "/\n/x",
+        ] {
+            assert_eq!(safe_next(Some(away)), "/", "{away:?}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
 }

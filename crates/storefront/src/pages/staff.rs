@@ -131,13 +131,39 @@ pub struct DoneQuery {
     number: Option<String>,
 }
 
+#[derive(Deserialize)]
+pub struct RecordedQuery {
+    result: Option<String>,
+    number: Option<String>,
+    order: Option<i64>,
+}
+
 pub async fn payments(
     State(state): State<AppState>,
     req: Req,
     PageUser(user, _): PageUser,
+    Query(q): Query<RecordedQuery>,
 ) -> Result<Response, AppError> {
     require_staff(&user)?;
-    payments_view(&state, &req, TransferForm::default(), None, None).await
+    let t = state.i18n.locale(req.lang);
+    // What the last transfer recorded did (the form redirects here, so a reload records nothing).
+    let notice = match (q.result.as_deref(), q.number, q.order) {
+        (Some("accepted"), Some(number), _) => {
+            Some(t.fill("staff.transfer_accepted", &[("number", number)]))
+        }
+        (Some("flagged"), _, Some(order)) => {
+            let note = state
+                .orders
+                .transfers(order)
+                .await?
+                .last()
+                .map(|(_, _, _, note)| note.clone())
+                .unwrap_or_default();
+            Some(t.fill("staff.transfer_flagged", &[("note", note)]))
+        }
+        _ => None,
+    };
+    payments_view(&state, &req, TransferForm::default(), notice, None).await
 }
 
 pub async fn record_payment(
@@ -147,7 +173,6 @@ pub async fn record_payment(
     CsrfForm(form): CsrfForm<TransferForm>,
 ) -> Result<Response, AppError> {
     require_staff(&user)?;
-    let t = state.i18n.locale(req.lang);
     let result = match form.amount.trim().parse::<Fen>() {
         Ok(amount) => state
             .orders
@@ -160,20 +185,17 @@ pub async fn record_payment(
     };
     match result {
         Ok((TransferOutcome::Accepted, order)) => {
-            let notice = t.fill("staff.transfer_accepted", &[("number", order.number)]);
-            payments_view(&state, &req, TransferForm::default(), Some(notice), None).await
+            let to = format!(
+                "/staff/payments?result=accepted&number={}",
+                super::encode(&order.number)
+            );
+            Ok(Redirect::to(&to).into_response())
         }
-        Ok((TransferOutcome::Flagged, order)) => {
-            let note = state
-                .orders
-                .transfers(order.id)
-                .await?
-                .last()
-                .map(|(_, _, _, note)| note.clone())
-                .unwrap_or_default();
-            let notice = t.fill("staff.transfer_flagged", &[("note", note)]);
-            payments_view(&state, &req, TransferForm::default(), Some(notice), None).await
-        }
+        Ok((TransferOutcome::Flagged, order)) => Ok(Redirect::to(&format!(
+            "/staff/payments?result=flagged&order={}",
+            order.id
+        ))
+        .into_response()),
         Err(error) => {
             let (text, status) = super::form_failure(&state, req.lang, error)?;
             Ok(super::with_status(
