@@ -210,6 +210,19 @@ impl From<jinguo_order::OrderError> for AppError {
                 jinguo_order::state::Refusal::Order { .. }
                 | jinguo_order::state::Refusal::Part { .. },
             ) => (StatusCode::CONFLICT, Msg::new("errors.wrong_state")),
+            E::Refused(jinguo_order::state::Refusal::TooLate(
+                "a part has already been shipped",
+            )) => (StatusCode::CONFLICT, Msg::new("errors.already_shipped")),
+            E::Refused(jinguo_order::state::Refusal::TooLate("the return window has closed")) => (
+                StatusCode::CONFLICT,
+                Msg::new("errors.return_window_closed"),
+            ),
+            E::Refused(jinguo_order::state::Refusal::Invalid("say why the goods go back")) => {
+                (StatusCode::BAD_REQUEST, Msg::new("errors.need_reason"))
+            }
+            E::Refused(jinguo_order::state::Refusal::Invalid(
+                "a shipment needs a carrier and a tracking number",
+            )) => (StatusCode::BAD_REQUEST, Msg::new("errors.need_tracking")),
             E::Refused(refusal) => (
                 StatusCode::CONFLICT,
                 Msg::new("errors.refused").with("reason", refusal),

@@ -207,7 +207,8 @@ db_test!(async fn an_order_goes_from_cart_to_delivered_through_the_api(db) {
     let incomplete = api(&shop, "PUT", "/api/v1/producer/shipping-rule", Some(&producer), Some(json!({"kind": "free_over", "fee_fen": 1000}))).await;
     assert_eq!(incomplete.status, StatusCode::BAD_REQUEST);
     let no_tracking = api(&shop, "POST", &format!("/api/v1/orders/{id}/parts/{part}/ship"), Some(&producer), Some(json!({}))).await;
-    assert_eq!(no_tracking.status, StatusCode::CONFLICT, "{}", no_tracking.text());
+    assert_eq!(no_tracking.status, StatusCode::BAD_REQUEST, "{}", no_tracking.text());
+    assert_eq!(no_tracking.json()["error"]["code"], "need_tracking");
     let shipped = api(&shop, "POST", &format!("/api/v1/orders/{id}/parts/{part}/ship"), Some(&producer),
         Some(json!({"carrier": "顺丰速运", "tracking_no": "SF1234567890"}))).await;
     assert_eq!(shipped.status, StatusCode::OK, "{}", shipped.text());
@@ -219,6 +220,7 @@ db_test!(async fn an_order_goes_from_cart_to_delivered_through_the_api(db) {
     // Once shipped, the order cannot be cancelled; the buyer confirms delivery.
     let cancel = api(&shop, "POST", &format!("/api/v1/orders/{id}/cancel"), Some(&buyer), None).await;
     assert_eq!(cancel.status, StatusCode::CONFLICT);
+    assert_eq!(cancel.json()["error"]["code"], "already_shipped");
     let delivered = api(&shop, "POST", &format!("/api/v1/orders/{id}/parts/{part}/deliver"), Some(&buyer), None).await;
     assert_eq!(delivered.status, StatusCode::OK, "{}", delivered.text());
     let order = delivered.json();
