@@ -266,6 +266,23 @@ impl Accounts {
         Ok(user::by_id(&mut conn, id).await?)
     }
 
+    /// The logins of these users (one query, for lists of orders).
+    pub async fn logins(
+        &self,
+        ids: &[UserId],
+    ) -> Result<std::collections::HashMap<UserId, String>, AccountError> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let mut sql = jinguo_common::db::SqlBuf::new("select id, login from users where id in ");
+        sql.bind_list(ids.iter().map(|id| id.0));
+        let rows = sql.query().fetch_all(self.db.pool()).await?;
+        rows.iter()
+            .map(|r| Ok((UserId(r.try_get("id")?), r.try_get("login")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
     pub async fn by_login(&self, login: &str) -> Result<Option<User>, AccountError> {
         let login = Login::parse(login)?;
         let sql = format!("select {COLUMNS} from users u where u.login = $1");

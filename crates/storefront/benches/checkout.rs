@@ -14,7 +14,7 @@ use jinguo_catalog::demo::{self, SeedOptions};
 use jinguo_common::config::Settings;
 use jinguo_common::testing::TestDb;
 use jinguo_common::{Clock, Db};
-use jinguo_storefront::{App, AppState};
+use jinguo_storefront::App;
 use rand::{Rng, SeedableRng};
 use secrecy::SecretString;
 use std::sync::Arc;
@@ -100,8 +100,8 @@ async fn run(label: &str, db: TestDb, clients: usize, secs: u64) {
     println!("  {:<34} {:>10} {:>14}", "", "per second", "× bare UPDATE");
     let bare_hot = bare_update(state.catalog.db(), &[hot], clients, secs).await;
     let bare_spread = bare_update(state.catalog.db(), &skus, clients, secs).await;
-    let hot_rate = checkouts(&state, &base, &tokens, &[hot], secs).await;
-    let spread_rate = checkouts(&state, &base, &tokens, &skus, secs).await;
+    let hot_rate = checkouts(&base, &tokens, &[hot], secs).await;
+    let spread_rate = checkouts(&base, &tokens, &skus, secs).await;
     let row = |name: &str, rate: f64, baseline: f64| {
         println!("  {name:<34} {rate:>10.0} {:>14.3}", rate / baseline);
     };
@@ -151,13 +151,7 @@ async fn bare_update(db: &Db, skus: &[i64], clients: usize, secs: u64) -> f64 {
 }
 
 /// Orders placed per second: each client puts one unit of a SKU in its cart and checks out.
-async fn checkouts(
-    _state: &AppState,
-    base: &str,
-    tokens: &[String],
-    skus: &[i64],
-    secs: u64,
-) -> f64 {
+async fn checkouts(base: &str, tokens: &[String], skus: &[i64], secs: u64) -> f64 {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(tokens.len())
         .build()

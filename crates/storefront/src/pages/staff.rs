@@ -69,24 +69,26 @@ async fn payments_view(
             ..Filter::default()
         })
         .await?;
-    let mut rows = Vec::with_capacity(awaiting.len());
-    for o in &awaiting {
-        let buyer = state
-            .accounts
-            .user(jinguo_accounts::UserId(o.buyer_id))
-            .await?
-            .map(|u| u.login)
-            .unwrap_or_default();
-        rows.push(AwaitingRow {
+    let ids: Vec<jinguo_accounts::UserId> = awaiting
+        .iter()
+        .map(|o| jinguo_accounts::UserId(o.buyer_id))
+        .collect();
+    let logins = state.accounts.logins(&ids).await?;
+    let rows: Vec<AwaitingRow> = awaiting
+        .iter()
+        .map(|o| AwaitingRow {
             number: o.number.clone(),
             order_url: format!("/orders/{}", o.id),
             reference: o.payment_reference.clone(),
             total: o.total.to_string(),
             created_at: when(o.created_at),
             expires_at: when(o.expires_at),
-            buyer,
-        });
-    }
+            buyer: logins
+                .get(&jinguo_accounts::UserId(o.buyer_id))
+                .cloned()
+                .unwrap_or_default(),
+        })
+        .collect();
     let flagged = state
         .orders
         .flagged_transfers()

@@ -159,9 +159,8 @@ impl<'a> Browser<'a> {
             .oneshot(request)
             .await
             .unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        for value in headers.get_all(header::SET_COOKIE) {
+        let reply = Reply::of(response).await;
+        for value in reply.headers.get_all(header::SET_COOKIE) {
             let text = value.to_str().unwrap();
             let (pair, attributes) = text.split_once(';').unwrap_or((text, ""));
             let (name, value) = pair.split_once('=').unwrap();
@@ -171,18 +170,7 @@ impl<'a> Browser<'a> {
                 self.cookies.insert(name.to_owned(), value.to_owned());
             }
         }
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec();
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        reply
     }
 
     pub async fn get(&mut self, uri: &str) -> Reply {
