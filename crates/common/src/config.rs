@@ -84,11 +84,40 @@ pub struct Settings {
     pub smtp_url: Option<SecretString>,
     #[serde(default = "default_mail_from")]
     pub mail_from: String,
+    /// Stripe secret key (`sk_…`). Set: buyers pay through Stripe (card, Alipay, WeChat Pay) and
+    /// payouts to producers with a connected account go as Connect transfers. Unset: bank
+    /// transfer only.
+    #[serde(default)]
+    pub stripe_secret_key: Option<SecretString>,
+    /// The webhook endpoint's signing secret (`whsec_…`), for `POST /webhooks/stripe`.
+    #[serde(default)]
+    pub stripe_webhook_secret: Option<SecretString>,
+    /// The publishable key (`pk_…`) handed to Stripe's checkout on the payment page.
+    #[serde(default)]
+    pub stripe_publishable_key: String,
+    /// Stripe's API address; only a test or a proxy sets it.
+    #[serde(default)]
+    pub stripe_base_url: Option<String>,
+    /// Payment methods offered through Stripe, comma-separated, as the account supports them.
+    #[serde(default = "default_stripe_methods")]
+    pub stripe_payment_methods: String,
+    /// The platform's fee on each completed sale, in basis points (100 = 1%).
+    #[serde(default)]
+    pub platform_fee_bp: u32,
+    /// Producers owed less than this (in fen) wait for the next payout run.
+    #[serde(default = "default_minimum_payout_fen")]
+    pub minimum_payout_fen: i64,
     /// Log filter in `tracing` syntax, e.g. `info` or `jinguo=debug,sqlx=warn`.
     #[serde(default = "default_log")]
     pub log: String,
 }
 
+fn default_stripe_methods() -> String {
+    "card,alipay,wechat_pay".to_owned()
+}
+fn default_minimum_payout_fen() -> i64 {
+    10_000
+}
 fn default_listen() -> String {
     DEFAULT_LISTEN.to_owned()
 }

@@ -40,6 +40,8 @@ pub enum OrderError {
     Payment(String),
     #[error("the amount {got} differs from the {expected} due")]
     WrongAmount { got: Fen, expected: Fen },
+    #[error("the books: {0}")]
+    Books(String),
     #[error(transparent)]
     Catalog(#[from] jinguo_catalog::CatalogError),
     #[error("database error: {0}")]

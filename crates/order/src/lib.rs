@@ -9,6 +9,7 @@
 //! Knows nothing of HTTP.
 
 pub mod address;
+pub mod books;
 pub mod cart;
 mod checkout;
 mod error;

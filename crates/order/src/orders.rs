@@ -12,6 +12,7 @@ use serde_json::json;
 use sqlx::{AnyConnection, Row};
 
 use crate::OrderError;
+use crate::books::{Books, MoneyChange};
 use crate::notify;
 use crate::state::{
     self, Action, Actor, OrderState, OrderStatus, PartState, PartStatus, StockEffect, Transition,
@@ -421,18 +422,36 @@ async fn release(
     Ok(revived)
 }
 
-/// Applies `action` by `actor` to order `id`, inside the caller's transaction. Returns the
-/// transition and the products whose stock came back from zero.
+/// What applying an action did.
+#[derive(Debug)]
+pub(crate) struct Applied {
+    pub transition: Transition,
+    /// Products whose stock came back from zero.
+    pub revived: Vec<i64>,
+    /// The refund now owed: (refund id, part, amount in fen).
+    pub refund: Option<(i64, Option<i64>, i64)>,
+}
+
+/// What an action is applied with besides the order: the database's dialect, the time, the
+/// rules' windows and the books money is kept in.
+pub(crate) struct Context<'a> {
+    pub backend: Backend,
+    pub now: Millis,
+    pub windows: Windows,
+    pub books: Option<&'a dyn Books>,
+}
+
+/// Applies `action` by `actor` to order `id`, inside the caller's transaction, and records the
+/// money it moves in the context's books.
 pub(crate) async fn act_in(
     conn: &mut AnyConnection,
-    backend: Backend,
+    cx: &Context<'_>,
     id: i64,
     action: &Action,
     actor: Actor,
-    now: Millis,
-    windows: Windows,
-) -> Result<(Transition, Vec<i64>), OrderError> {
-    let state = load_state(conn, backend, id)
+) -> Result<Applied, OrderError> {
+    let (now, windows, books) = (cx.now, cx.windows, cx.books);
+    let state = load_state(conn, cx.backend, id)
         .await?
         .ok_or(OrderError::NotFound)?;
     let t = state::decide(&state, action, actor, now, windows)?;
@@ -516,20 +535,55 @@ pub(crate) async fn act_in(
         Some(StockEffect::ReleaseSold) => release(conn, id, "sold", now).await?,
         None => Vec::new(),
     };
+    let mut refund = None;
     if let Some((part, amount)) = t.refund {
-        sqlx::query(
-            "insert into refunds (order_id, part_id, amount_fen, status, reason, created_at) values ($1, $2, $3, 'pending', $4, $5)",
-        )
-        .bind(id)
-        .bind(part)
-        .bind(amount)
-        .bind(&why)
-        .bind(now)
-        .execute(&mut *conn)
+        // What is left to give back, after refunds already made (staff's partial refunds).
+        let already: i64 = match part {
+            Some(part) => sqlx::query_scalar(
+                "select cast(coalesce(sum(amount_fen), 0) as bigint) from refunds where part_id = $1",
+            )
+            .bind(part),
+            None => sqlx::query_scalar(
+                "select cast(coalesce(sum(amount_fen), 0) as bigint) from refunds where order_id = $1",
+            )
+            .bind(id),
+        }
+        .fetch_one(&mut *conn)
         .await?;
+        let left = amount - already;
+        if left > 0 {
+            let refund_id: i64 = sqlx::query_scalar(
+                "insert into refunds (order_id, part_id, amount_fen, status, reason, created_at) values ($1, $2, $3, 'pending', $4, $5) returning id",
+            )
+            .bind(id)
+            .bind(part)
+            .bind(left)
+            .bind(&why)
+            .bind(now)
+            .fetch_one(&mut *conn)
+            .await?;
+            refund = Some((refund_id, part, left));
+        }
+    }
+    if let Some(books) = books {
+        books
+            .record(
+                conn,
+                &MoneyChange {
+                    order: &state,
+                    transition: &t,
+                    refund,
+                    now,
+                },
+            )
+            .await?;
     }
     notify_change(conn, &state, &t, now).await?;
-    Ok((t, revived))
+    Ok(Applied {
+        transition: t,
+        revived,
+        refund,
+    })
 }
 
 /// Tells the buyer of every change, and a producer's staff when there is something for them to do.

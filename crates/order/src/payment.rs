@@ -16,7 +16,7 @@ use std::collections::HashMap;
 
 use crate::OrderError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentMethod {
     BankTransfer,
@@ -28,6 +28,14 @@ impl PaymentMethod {
         match self {
             PaymentMethod::BankTransfer => "bank_transfer",
             PaymentMethod::Stripe => "stripe",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PaymentMethod> {
+        match s {
+            "bank_transfer" => Some(PaymentMethod::BankTransfer),
+            "stripe" => Some(PaymentMethod::Stripe),
+            _ => None,
         }
     }
 }
@@ -51,6 +59,14 @@ pub enum PaymentInstructions {
         account_no: String,
         /// To write in the transfer's purpose field (用途/附言).
         reference: String,
+        amount_fen: i64,
+    },
+    /// Paid on the page through Stripe's own checkout (card, Alipay, WeChat Pay), which takes
+    /// the PaymentIntent's client secret.
+    Stripe {
+        publishable_key: String,
+        intent_id: String,
+        client_secret: String,
         amount_fen: i64,
     },
 }
@@ -106,8 +122,14 @@ pub trait PaymentProvider: Send + Sync {
     /// Where the payment for `reference` stands.
     async fn payment_state(&self, reference: &str) -> Result<PaymentState, OrderError>;
 
-    /// Gives `amount` back for the payment `reference`.
-    async fn refund(&self, reference: &str, amount: Fen) -> Result<RefundOutcome, OrderError>;
+    /// Gives `amount` back for the payment `reference`: the refund row `refund` (one call per row
+    /// at most is sent; a provider uses the row's id as its idempotency key).
+    async fn refund(
+        &self,
+        reference: &str,
+        refund: i64,
+        amount: Fen,
+    ) -> Result<RefundOutcome, OrderError>;
 
     /// Checks a notification's signature and reads it.
     fn verify_notification(
@@ -202,7 +224,12 @@ impl PaymentProvider for BankTransfer {
         })
     }
 
-    async fn refund(&self, _reference: &str, amount: Fen) -> Result<RefundOutcome, OrderError> {
+    async fn refund(
+        &self,
+        _reference: &str,
+        _refund: i64,
+        amount: Fen,
+    ) -> Result<RefundOutcome, OrderError> {
         Ok(RefundOutcome::Pending {
             note: format!("transfer {amount} back to the buyer's account"),
         })

@@ -8,11 +8,12 @@ use std::sync::Arc;
 
 use crate::OrderError;
 use crate::address::{self, Address, NewAddress};
+use crate::books::Books;
 use crate::cart::{self, CartView, Owner};
 use crate::checkout::{self, Placed};
 use crate::notify::{self, Notification};
 use crate::orders::{self, Filter, Order};
-use crate::payment::{PaymentInstructions, PaymentProvider, PaymentRequest};
+use crate::payment::{PaymentInstructions, PaymentMethod, PaymentProvider, PaymentRequest};
 use crate::region::{self, Level, Restriction};
 use crate::shipping::{self, ShippingRule};
 use crate::state::{Action, Actor, Transition, Windows};
@@ -39,14 +40,17 @@ pub struct Orders {
     clock: Clock,
     catalog: Catalog,
     settings: OrderSettings,
-    payment: Arc<dyn PaymentProvider>,
+    /// The providers buyers may pay through; the first is the default.
+    payments: Vec<Arc<dyn PaymentProvider>>,
+    books: Option<Arc<dyn Books>>,
 }
 
 /// What checkout returns: the order and how to pay for it.
 #[derive(Debug, Clone)]
 pub struct Checkout {
     pub placed: Placed,
-    pub instructions: PaymentInstructions,
+    /// `None` when the provider could not be reached; the order page asks again.
+    pub instructions: Option<PaymentInstructions>,
 }
 
 /// A bank transfer that did not pay its order.
@@ -92,8 +96,48 @@ impl Orders {
             clock,
             catalog,
             settings,
-            payment,
+            payments: vec![payment],
+            books: None,
         }
+    }
+
+    /// Offers `provider` too, after the default (a provider of the same method replaces it).
+    pub fn with_payment(mut self, provider: Arc<dyn PaymentProvider>) -> Orders {
+        self.payments.retain(|p| p.method() != provider.method());
+        self.payments.push(provider);
+        self
+    }
+
+    /// The methods buyers may choose, the default first.
+    pub fn payment_methods(&self) -> Vec<PaymentMethod> {
+        self.payments.iter().map(|p| p.method()).collect()
+    }
+
+    /// Records every money movement of an order in `books`, in the same transaction.
+    pub fn with_books(mut self, books: Arc<dyn Books>) -> Orders {
+        self.books = Some(books);
+        self
+    }
+
+    /// The provider of `method`.
+    pub fn payment(&self, method: PaymentMethod) -> Result<&Arc<dyn PaymentProvider>, OrderError> {
+        self.payments
+            .iter()
+            .find(|p| p.method() == method)
+            .ok_or_else(|| {
+                OrderError::invalid(
+                    "payment_method",
+                    format!("{} is not offered here", method.as_str()),
+                )
+            })
+    }
+
+    /// The provider an order is paid through (its `payment_method` column).
+    fn payment_of(&self, order: &Order) -> Result<&Arc<dyn PaymentProvider>, OrderError> {
+        let method = PaymentMethod::parse(&order.payment_method).ok_or_else(|| {
+            OrderError::Payment(format!("unknown payment method {}", order.payment_method))
+        })?;
+        self.payment(method)
     }
 
     pub fn db(&self) -> &Db {
@@ -217,9 +261,23 @@ impl Orders {
 
     // ---- orders ----------------------------------------------------------------------------
 
-    /// Places the buyer's cart as an order to `address`, taking its stock.
+    /// Places the buyer's cart as an order to `address`, taking its stock, paid by the default
+    /// method.
     pub async fn checkout(&self, buyer: i64, address: &NewAddress) -> Result<Checkout, OrderError> {
-        let method = self.payment.method();
+        let method = self.payment_methods()[0];
+        self.checkout_with(buyer, address, method).await
+    }
+
+    /// Places the buyer's cart as an order paid by `method`. When the provider cannot set the
+    /// payment up just now (Stripe unreachable), the order stands and holds its stock; the order
+    /// page asks the provider again.
+    pub async fn checkout_with(
+        &self,
+        buyer: i64,
+        address: &NewAddress,
+        method: PaymentMethod,
+    ) -> Result<Checkout, OrderError> {
+        let provider = self.payment(method)?.clone();
         let placed = checkout::place(
             &self.db,
             buyer,
@@ -230,15 +288,21 @@ impl Orders {
         )
         .await?;
         self.catalog.notify_changed();
-        let instructions = self
-            .payment
+        let instructions = match provider
             .create_payment(&PaymentRequest {
                 order_id: placed.order_id,
                 number: placed.number.clone(),
                 reference: placed.number.clone(),
                 amount: placed.total,
             })
-            .await?;
+            .await
+        {
+            Ok(instructions) => Some(instructions),
+            Err(error) => {
+                tracing::warn!(order = placed.order_id, %error, "payment not set up yet; the order page will ask again");
+                None
+            }
+        };
         Ok(Checkout {
             placed,
             instructions,
@@ -259,7 +323,7 @@ impl Orders {
         &self,
         order: &Order,
     ) -> Result<PaymentInstructions, OrderError> {
-        self.payment
+        self.payment_of(order)?
             .create_payment(&PaymentRequest {
                 order_id: order.id,
                 number: order.number.clone(),
@@ -277,34 +341,58 @@ impl Orders {
         actor: Actor,
     ) -> Result<Transition, OrderError> {
         let mut tx = self.db.begin_write().await?;
-        let (transition, revived) = orders::act_in(
-            &mut tx,
-            self.db.backend(),
-            order,
-            &action,
-            actor,
-            self.now(),
-            self.settings.windows,
-        )
-        .await?;
-        let products: Vec<jinguo_catalog::ProductId> =
-            revived.into_iter().map(jinguo_catalog::ProductId).collect();
+        let applied =
+            orders::act_in(&mut tx, &self.context(self.now()), order, &action, actor).await?;
+        let products: Vec<jinguo_catalog::ProductId> = applied
+            .revived
+            .into_iter()
+            .map(jinguo_catalog::ProductId)
+            .collect();
         jinguo_catalog::outbox::enqueue(&mut tx, &products, self.now()).await?;
         tx.commit().await?;
+        let transition = applied.transition;
         if transition.stock.is_some() {
             self.catalog.notify_changed();
         }
-        if let Some((_, amount)) = transition.refund {
+        if let Some((refund, _, amount)) = applied.refund {
             let detail = self.order(order).await?;
             if let Err(error) = self
-                .payment
-                .refund(&detail.payment_reference, Fen(amount))
+                .payment_of(&detail)?
+                .refund(&detail.payment_reference, refund, Fen(amount))
                 .await
             {
-                tracing::warn!(order, %error, "refund not started; it stays pending");
+                tracing::warn!(order, refund, %error, "refund not started; it stays pending");
             }
         }
         Ok(transition)
+    }
+
+    fn context(&self, now: Millis) -> orders::Context<'_> {
+        orders::Context {
+            backend: self.db.backend(),
+            now,
+            windows: self.settings.windows,
+            books: self.books.as_deref(),
+        }
+    }
+
+    /// Does `action` as `actor` inside the caller's transaction, books included: for a payment
+    /// provider's event, recorded in the same transaction as its effect. Stock an action gives
+    /// back is not announced to the catalog here; use [`Orders::act`] for those.
+    pub async fn act_within(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        order: i64,
+        action: &Action,
+        actor: Actor,
+    ) -> Result<Transition, OrderError> {
+        let applied = orders::act_in(conn, &self.context(self.now()), order, action, actor).await?;
+        Ok(applied.transition)
+    }
+
+    /// The clock orders are timed by.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// Records a bank transfer staff read off the statement. The exact amount pays the order;
@@ -354,7 +442,17 @@ impl Orders {
         let order = orders::load_state(&mut tx, self.db.backend(), order_id)
             .await?
             .ok_or(OrderError::NotFound)?;
-        let (outcome, note) = if order.status != crate::state::OrderStatus::AwaitingPayment {
+        let method: String = sqlx::query_scalar("select payment_method from orders where id = $1")
+            .bind(order_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let (outcome, note) = if method != PaymentMethod::BankTransfer.as_str() {
+            // The buyer chose to pay through Stripe; the money is not booked as its payment.
+            (
+                TransferOutcome::Flagged,
+                format!("the order is paid through {method}; pay the money back"),
+            )
+        } else if order.status != crate::state::OrderStatus::AwaitingPayment {
             (
                 TransferOutcome::Flagged,
                 format!("the order is {}; pay the money back", order.status.as_str()),
@@ -387,12 +485,10 @@ impl Orders {
         if outcome == TransferOutcome::Accepted {
             orders::act_in(
                 &mut tx,
-                self.db.backend(),
+                &self.context(now),
                 order_id,
                 &Action::Pay,
                 Actor::Staff(staff),
-                now,
-                self.settings.windows,
             )
             .await?;
         }

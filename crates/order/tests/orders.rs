@@ -126,7 +126,7 @@ db_test!(async fn checkout_splits_by_producer_and_takes_stock(db) {
     assert_eq!(s.orders.cart(Owner::User(me)).await.unwrap().count, 0, "the cart is emptied");
     assert!(matches!(
         checkout.instructions,
-        jinguo_order::payment::PaymentInstructions::BankTransfer { ref reference, amount_fen, .. }
+        Some(jinguo_order::payment::PaymentInstructions::BankTransfer { ref reference, amount_fen, .. })
             if *reference == order.number && amount_fen == order.total.0
     ));
     assert!(matches!(s.orders.checkout(me, &address()).await, Err(OrderError::EmptyCart)));

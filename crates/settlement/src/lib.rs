@@ -1,10 +1,101 @@
 //! Settlement: where every fen goes after a buyer pays.
 //!
-//! This crate will own payments (Stripe PaymentIntents and bank transfer for partner units) and
-//! their webhook events, applied at most once; the double-entry ledger whose every transaction
-//! balances; escrow held until a part is delivered and its return window closes; refunds,
-//! promoter commissions, payouts to producers and their statements; reconciliation against the
-//! payment provider; and the impact figures, each a query over orders, ledger and payouts.
-//! It knows nothing of HTTP; the storefront calls it.
+//! - [`ledger`]: the double-entry ledger. Every transaction balances (checked when written, and by
+//!   `jinguo ledger check`); entries are never changed, corrections are new reversing
+//!   transactions; each transaction names the order, part, refund, payout or provider event that
+//!   caused it, at most once.
+//! - [`escrow`]: paid money is held in escrow; a completed part's amount moves to its producer's
+//!   payable (minus the platform fee and any promoter commission); refunds come out of escrow
+//!   before release and out of the producer's payable after.
+//! - [`payout`]: `settle` batches every producer's positive payable into payouts, sent as Stripe
+//!   Connect transfers or written to a bank batch-payment file; never sent twice.
+//! - [`stripe`]: PaymentIntents, refunds, transfers and signed webhooks through async-stripe.
 //!
-//! Nothing is built here yet: see the settlement issue.
+//! It knows nothing of HTTP; the storefront calls it.
+
+pub mod escrow;
+pub mod ledger;
+pub mod payout;
+pub mod provider;
+pub mod reconcile;
+pub mod service;
+pub mod statement;
+pub mod stripe;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use jinguo_common::money::Fen;
+use jinguo_order::OrderError;
+
+pub use escrow::{Escrow, FeeRate};
+pub use provider::StripeProvider;
+pub use service::{Refund, Settlement, SettlementSettings, WebhookOutcome, WebhookRefusal};
+
+/// Idempotency keys for Stripe. Each is unique across databases that share one Stripe account
+/// (a staging copy of production, test runs), not only within ours: it names something Stripe made
+/// unique (the PaymentIntent) or the instant the payout was booked, besides our own id, which
+/// another database may also have.
+pub mod keys {
+    use jinguo_common::clock::Millis;
+
+    pub fn refund(refund: i64, intent: &str) -> String {
+        format!("jinguo-refund-{refund}-{intent}")
+    }
+
+    pub fn payout(payout: i64, booked_at: Millis) -> String {
+        format!("jinguo-payout-{payout}-{booked_at}")
+    }
+}
+
+/// What can go wrong in settlement, in terms a caller can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum SettlementError {
+    #[error("ledger transaction “{0}” does not balance (off by {1} fen); nothing was written")]
+    Unbalanced(String, i64),
+    #[error("“{0}” is not a ledger account")]
+    UnknownAccount(String),
+    #[error("not found")]
+    NotFound,
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("only {left} is left to refund on this part; {asked} is too much")]
+    RefundTooLarge { asked: Fen, left: Fen },
+    #[error("the order is {0}; only a paid order can be refunded")]
+    NotRefundable(String),
+    #[error("producer {0} has no payout details")]
+    NoPayoutDetails(i64),
+    #[error("payout {0} is {1}, not waiting to be sent")]
+    PayoutNotOpen(i64, String),
+    #[error("refund {0} is already paid")]
+    RefundAlreadyPaid(i64),
+    #[error("line {line}: {message}")]
+    BadRow { line: usize, message: String },
+    #[error("stripe: {0}")]
+    Stripe(#[from] stripe::StripeError),
+    #[error(transparent)]
+    Order(#[from] OrderError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl SettlementError {
+    pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        SettlementError::Invalid {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<SettlementError> for OrderError {
+    fn from(e: SettlementError) -> OrderError {
+        match e {
+            SettlementError::Order(e) => e,
+            SettlementError::Database(e) => OrderError::General(e),
+            other => OrderError::Books(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Stripe as the order crate's [`PaymentProvider`]: one PaymentIntent per order (kept, so that a
+//! reload of the payment page shows the same one), its state read back from Stripe, and refunds
+//! sent with the refund's id as the idempotency key and booked paid when Stripe accepts them.
+//! Payment confirmation comes by webhook ([`crate::Settlement::stripe_webhook`]), not here.
+
+use async_trait::async_trait;
+use jinguo_common::Db;
+use jinguo_common::clock::Clock;
+use jinguo_common::money::Fen;
+use jinguo_order::OrderError;
+use jinguo_order::payment::{
+    PaymentEvent, PaymentInstructions, PaymentMethod, PaymentProvider, PaymentRequest,
+    PaymentState, RefundOutcome,
+};
+use sqlx::Row;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::service::mark_refund_paid_in;
+use crate::stripe::{IntentStatus, StripeGateway};
+
+pub struct StripeProvider {
+    db: Db,
+    clock: Clock,
+    gateway: Arc<StripeGateway>,
+}
+
+impl StripeProvider {
+    pub fn new(db: Db, clock: Clock, gateway: Arc<StripeGateway>) -> StripeProvider {
+        StripeProvider { db, clock, gateway }
+    }
+
+    async fn intent_of(&self, reference: &str) -> Result<Option<(i64, String)>, OrderError> {
+        let row = sqlx::query(
+            "select s.order_id, s.intent_id from stripe_payments s join orders o on o.id = s.order_id
+             where o.payment_reference = $1",
+        )
+        .bind(reference)
+        .fetch_optional(self.db.pool())
+        .await?;
+        Ok(match row {
+            Some(r) => Some((r.try_get("order_id")?, r.try_get("intent_id")?)),
+            None => None,
+        })
+    }
+}
+
+fn payment_error(e: impl std::fmt::Display) -> OrderError {
+    OrderError::Payment(e.to_string())
+}
+
+#[async_trait]
+impl PaymentProvider for StripeProvider {
+    fn method(&self) -> PaymentMethod {
+        PaymentMethod::Stripe
+    }
+
+    async fn create_payment(
+        &self,
+        request: &PaymentRequest,
+    ) -> Result<PaymentInstructions, OrderError> {
+        let known = sqlx::query(
+            "select intent_id, client_secret, amount_fen from stripe_payments where order_id = $1",
+        )
+        .bind(request.order_id)
+        .fetch_optional(self.db.pool())
+        .await?;
+        if let Some(r) = known {
+            return Ok(PaymentInstructions::Stripe {
+                publishable_key: self.gateway.publishable_key().to_owned(),
+                intent_id: r.try_get("intent_id")?,
+                client_secret: r.try_get("client_secret")?,
+                amount_fen: r.try_get("amount_fen")?,
+            });
+        }
+        let intent = self
+            .gateway
+            .create_intent(request.order_id, &request.number, request.amount)
+            .await
+            .map_err(payment_error)?;
+        let secret = intent
+            .client_secret
+            .clone()
+            .ok_or_else(|| payment_error("Stripe gave no client secret"))?;
+        let now = self.clock.now_ms();
+        sqlx::query(
+            "insert into stripe_payments (order_id, intent_id, client_secret, status, amount_fen, created_at, updated_at)
+             values ($1, $2, $3, 'requires_payment_method', $4, $5, $5) on conflict (order_id) do nothing",
+        )
+        .bind(request.order_id)
+        .bind(&intent.id)
+        .bind(&secret)
+        .bind(intent.amount.0)
+        .bind(now)
+        .execute(self.db.pool())
+        .await?;
+        Ok(PaymentInstructions::Stripe {
+            publishable_key: self.gateway.publishable_key().to_owned(),
+            intent_id: intent.id,
+            client_secret: secret,
+            amount_fen: intent.amount.0,
+        })
+    }
+
+    async fn payment_state(&self, reference: &str) -> Result<PaymentState, OrderError> {
+        let Some((_, intent)) = self.intent_of(reference).await? else {
+            return Ok(PaymentState::Pending);
+        };
+        let intent = self
+            .gateway
+            .retrieve_intent(&intent)
+            .await
+            .map_err(payment_error)?;
+        Ok(match intent.status {
+            IntentStatus::Succeeded => PaymentState::Paid {
+                amount: intent.amount,
+            },
+            _ => PaymentState::Pending,
+        })
+    }
+
+    async fn refund(
+        &self,
+        reference: &str,
+        refund: i64,
+        amount: Fen,
+    ) -> Result<RefundOutcome, OrderError> {
+        let (_, intent) = self
+            .intent_of(reference)
+            .await?
+            .ok_or_else(|| payment_error(format!("no PaymentIntent for {reference}")))?;
+        let done = self
+            .gateway
+            .refund(
+                &intent,
+                amount,
+                &crate::keys::refund(refund, &intent),
+                refund,
+            )
+            .await
+            .map_err(payment_error)?;
+        let mut tx = self.db.begin_write().await?;
+        mark_refund_paid_in(&mut tx, refund, &done.id, self.clock.now_ms()).await?;
+        tx.commit().await?;
+        Ok(RefundOutcome::Done { id: done.id })
+    }
+
+    fn verify_notification(
+        &self,
+        _headers: &HashMap<String, String>,
+        _body: &[u8],
+    ) -> Result<PaymentEvent, OrderError> {
+        Err(payment_error(
+            "Stripe's events arrive at POST /webhooks/stripe",
+        ))
+    }
+}

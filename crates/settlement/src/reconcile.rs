@@ -1,0 +1,295 @@
+//! Reconciliation: the ledger's money movements matched one by one against what the outside
+//! world recorded (Stripe's balance transactions; the bank transfers staff read off the bank
+//! statement, and the bank payouts and refunds they confirmed), with every mismatch listed.
+//!
+//! Stripe: each charge, refund and transfer in the balance history is matched by its source id
+//! to the order payment, refund or payout the ledger booked, and the amounts compared; the fee
+//! Stripe kept on each is booked once to `provider_fees` (cause `provider_fee:{txn id}`), so that
+//! `clearing:stripe` follows Stripe's balance. Bank: each accepted transfer must have paid exactly
+//! one order for its amount, each transfer kept aside (wrong amount, order gone) is money the
+//! ledger does not hold and is listed, and each bank payout or refund marked paid must have left
+//! clearing for its amount.
+
+use jinguo_common::Db;
+use jinguo_common::clock::Millis;
+use jinguo_common::money::Fen;
+use jinguo_order::payment::PaymentMethod;
+use serde::Serialize;
+use sqlx::Row;
+use std::collections::HashMap;
+
+use crate::SettlementError;
+use crate::ledger::{self, Account, Kind, Posting};
+use crate::stripe::BalanceTxn;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mismatch {
+    /// `stripe` or `bank`
+    pub source: &'static str,
+    /// The provider's id, the payment reference, or the payout.
+    pub reference: String,
+    pub ledger: Option<Fen>,
+    pub outside: Option<Fen>,
+    pub problem: String,
+    pub order_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Reconciliation {
+    /// Movements that matched, per source.
+    pub matched_stripe: usize,
+    pub matched_bank: usize,
+    /// Stripe fees booked by this run.
+    pub fees_booked: Fen,
+    pub mismatches: Vec<Mismatch>,
+    /// Whether Stripe's side was compared (Stripe configured and answering).
+    pub stripe_checked: bool,
+}
+
+/// What the ledger says moved through one Stripe object.
+struct Booked {
+    amount: Fen,
+    order_id: Option<i64>,
+}
+
+/// Matches Stripe's balance history (when given) and the bank records against the ledger.
+pub async fn reconcile(
+    db: &Db,
+    stripe: Option<Vec<BalanceTxn>>,
+    now: Millis,
+) -> Result<Reconciliation, SettlementError> {
+    let mut report = Reconciliation::default();
+    if let Some(history) = stripe {
+        report.stripe_checked = true;
+        stripe_side(db, &history, now, &mut report).await?;
+    }
+    bank_side(db, &mut report).await?;
+    Ok(report)
+}
+
+async fn stripe_side(
+    db: &Db,
+    history: &[BalanceTxn],
+    now: Millis,
+    report: &mut Reconciliation,
+) -> Result<(), SettlementError> {
+    let pool = db.pool();
+    // The ledger's Stripe movements by the Stripe object behind them.
+    let mut booked: HashMap<String, Booked> = HashMap::new();
+    for r in sqlx::query(
+        "select s.charge_id, s.intent_id, t.order_id, cast(e.amount_fen as bigint) as amount
+         from ledger_transactions t
+         join ledger_entries e on e.transaction_id = t.id and e.account = 'clearing:stripe'
+         join stripe_payments s on s.order_id = t.order_id
+         where t.kind in ('payment', 'unmatched_payment')",
+    )
+    .fetch_all(pool)
+    .await?
+    {
+        let key: Option<String> = r.try_get("charge_id")?;
+        let key = match key {
+            Some(k) => k,
+            None => r.try_get("intent_id")?,
+        };
+        let entry = booked.entry(key).or_insert(Booked {
+            amount: Fen(0),
+            order_id: r.try_get("order_id")?,
+        });
+        entry.amount.0 += r.try_get::<i64, _>("amount")?;
+    }
+    for r in sqlx::query(
+        "select f.provider_ref, t.order_id, cast(-e.amount_fen as bigint) as amount
+         from ledger_transactions t
+         join ledger_entries e on e.transaction_id = t.id and e.account = 'clearing:stripe'
+         join refunds f on f.id = t.refund_id
+         where t.kind = 'refund_paid' and f.provider_ref is not null",
+    )
+    .fetch_all(pool)
+    .await?
+    {
+        booked.insert(
+            r.try_get("provider_ref")?,
+            Booked {
+                amount: Fen(-r.try_get::<i64, _>("amount")?),
+                order_id: r.try_get("order_id")?,
+            },
+        );
+    }
+    for r in sqlx::query(
+        "select y.provider_ref, cast(-e.amount_fen as bigint) as amount
+         from ledger_transactions t
+         join ledger_entries e on e.transaction_id = t.id and e.account = 'clearing:stripe'
+         join payouts y on y.id = t.payout_id
+         where t.kind = 'payout_paid' and y.provider_ref is not null",
+    )
+    .fetch_all(pool)
+    .await?
+    {
+        booked.insert(
+            r.try_get("provider_ref")?,
+            Booked {
+                amount: Fen(-r.try_get::<i64, _>("amount")?),
+                order_id: None,
+            },
+        );
+    }
+
+    let mut seen = std::collections::HashSet::new();
+    for txn in history {
+        let Some(source) = txn.source.clone() else {
+            continue;
+        };
+        if !matches!(
+            txn.kind.as_str(),
+            "charge" | "payment" | "refund" | "payment_refund" | "transfer"
+        ) {
+            continue;
+        }
+        seen.insert(source.clone());
+        match booked.get(&source) {
+            None => report.mismatches.push(Mismatch {
+                source: "stripe",
+                reference: source.clone(),
+                ledger: None,
+                outside: Some(txn.amount),
+                problem: format!("a Stripe {} the ledger does not have", txn.kind),
+                order_id: None,
+            }),
+            Some(b) if b.amount != txn.amount => report.mismatches.push(Mismatch {
+                source: "stripe",
+                reference: source.clone(),
+                ledger: Some(b.amount),
+                outside: Some(txn.amount),
+                problem: "the amounts differ".into(),
+                order_id: b.order_id,
+            }),
+            Some(_) => report.matched_stripe += 1,
+        }
+        if txn.fee.0 != 0 {
+            let posting = Posting {
+                event_id: Some(txn.id.clone()),
+                ..Posting::new(Kind::ProviderFee, format!("provider_fee:{}", txn.id))
+            }
+            .memo(source)
+            .debit(Account::ProviderFees, txn.fee)
+            .credit(Account::Clearing(PaymentMethod::Stripe), txn.fee);
+            let mut tx = db.begin_write().await?;
+            if ledger::post(&mut tx, &posting, now).await?.is_some() {
+                report.fees_booked.0 += txn.fee.0;
+            }
+            tx.commit().await?;
+        }
+    }
+    for (reference, b) in booked {
+        if !seen.contains(&reference) {
+            report.mismatches.push(Mismatch {
+                source: "stripe",
+                reference,
+                ledger: Some(b.amount),
+                outside: None,
+                problem: "booked in the ledger, not in Stripe's balance history".into(),
+                order_id: b.order_id,
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn bank_side(db: &Db, report: &mut Reconciliation) -> Result<(), SettlementError> {
+    let pool = db.pool();
+    // Accepted transfers against the payments booked for their orders.
+    for r in sqlx::query(
+        "select b.reference, b.order_id, b.amount_fen,
+                (select cast(coalesce(sum(e.amount_fen), 0) as bigint)
+                   from ledger_transactions t join ledger_entries e on e.transaction_id = t.id
+                  where t.order_id = b.order_id and t.kind = 'payment'
+                    and e.account = 'clearing:bank_transfer') as booked
+         from bank_transfers b where b.outcome = 'accepted' order by b.id",
+    )
+    .fetch_all(pool)
+    .await?
+    {
+        let amount: i64 = r.try_get("amount_fen")?;
+        let booked: i64 = r.try_get("booked")?;
+        if amount == booked {
+            report.matched_bank += 1;
+        } else {
+            report.mismatches.push(Mismatch {
+                source: "bank",
+                reference: r.try_get("reference")?,
+                ledger: Some(Fen(booked)),
+                outside: Some(Fen(amount)),
+                problem: "the transfer and the payment booked differ".into(),
+                order_id: r.try_get("order_id")?,
+            });
+        }
+    }
+    // Payments booked to the bank with no accepted transfer behind them.
+    for r in sqlx::query(
+        "select o.payment_reference, t.order_id, cast(e.amount_fen as bigint) as amount
+         from ledger_transactions t
+         join ledger_entries e on e.transaction_id = t.id and e.account = 'clearing:bank_transfer'
+         join orders o on o.id = t.order_id
+         where t.kind = 'payment'
+           and not exists (select 1 from bank_transfers b where b.order_id = t.order_id and b.outcome = 'accepted')",
+    )
+    .fetch_all(pool)
+    .await?
+    {
+        report.mismatches.push(Mismatch {
+            source: "bank",
+            reference: r.try_get("payment_reference")?,
+            ledger: Some(Fen(r.try_get("amount")?)),
+            outside: None,
+            problem: "booked as paid by transfer, but no transfer was recorded".into(),
+            order_id: r.try_get("order_id")?,
+        });
+    }
+    // Money in the bank the ledger does not hold: transfers kept aside.
+    for r in sqlx::query(
+        "select reference, order_id, amount_fen, note from bank_transfers where outcome = 'flagged' order by id",
+    )
+    .fetch_all(pool)
+    .await?
+    {
+        report.mismatches.push(Mismatch {
+            source: "bank",
+            reference: r.try_get("reference")?,
+            ledger: None,
+            outside: Some(Fen(r.try_get("amount_fen")?)),
+            problem: format!(
+                "received, not booked: {}",
+                r.try_get::<String, _>("note")?
+            ),
+            order_id: r.try_get("order_id")?,
+        });
+    }
+    // Bank payouts marked paid must have left clearing for their amount.
+    for r in sqlx::query(
+        "select y.id, y.amount_fen,
+                (select cast(coalesce(-sum(e.amount_fen), 0) as bigint)
+                   from ledger_transactions t join ledger_entries e on e.transaction_id = t.id
+                  where t.payout_id = y.id and t.kind = 'payout_paid'
+                    and e.account = 'clearing:bank_transfer') as booked
+         from payouts y where y.method = 'bank' and y.status = 'sent' order by y.id",
+    )
+    .fetch_all(pool)
+    .await?
+    {
+        let amount: i64 = r.try_get("amount_fen")?;
+        let booked: i64 = r.try_get("booked")?;
+        if amount == booked {
+            report.matched_bank += 1;
+        } else {
+            report.mismatches.push(Mismatch {
+                source: "bank",
+                reference: format!("JGP{}", r.try_get::<i64, _>("id")?),
+                ledger: Some(Fen(booked)),
+                outside: Some(Fen(amount)),
+                problem: "the payout and what left the bank account differ".into(),
+                order_id: None,
+            });
+        }
+    }
+    Ok(())
+}
