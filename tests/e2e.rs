@@ -274,3 +274,90 @@ db_test!(async fn accounts_are_made_from_the_command_line(db) {
     let users: i64 = sqlx::query_scalar("select count(*) from users").fetch_one(db.pool()).await.unwrap();
     assert_eq!(users, 2, "failed attempts wrote nothing");
 });
+
+db_test!(async fn settle_run_twice_at_once_pays_each_producer_once(db) {
+    use jinguo_common::money::Fen;
+    use jinguo_order::address::NewAddress;
+    use jinguo_order::cart::Owner;
+    use jinguo_order::state::{Action, Actor, Windows};
+    use jinguo_settlement::payout::PayoutDetails;
+
+    // A shop where two producers have completed sales and bank details, built in-process.
+    let dir = tempfile::tempdir().unwrap();
+    let url = db.url();
+    let mut settings = jinguo_common::config::Settings::defaults();
+    settings.database_url = Some(secrecy::SecretString::from(url.clone()));
+    settings.data_dir = dir.path().to_owned();
+    settings.password_hash = "fast".into();
+    let clock = jinguo_common::Clock::manual(1_795_924_800_000);
+    let app = jinguo_storefront::App::build(settings, clock.clone()).await.unwrap();
+    let state = app.state.clone();
+    jinguo_catalog::demo::seed(&state.catalog, jinguo_catalog::demo::SeedOptions { pictures: false }, &|_, _| {}).await.unwrap();
+    let buyer = state.accounts.register("13800138000", "correct horse battery", jinguo_accounts::Role::Consumer, None).await.unwrap().id.0;
+    let staff = state.accounts.register("staff@example.cn", "correct horse battery", jinguo_accounts::Role::Staff, None).await.unwrap().id.0;
+    let skus: Vec<(i64, i64)> = sqlx::query_as(
+        "select min(s.id), p.producer_id from skus s join products p on p.id = s.product_id where s.stock >= 5 group by p.producer_id order by p.producer_id limit 2",
+    ).fetch_all(db.pool()).await.unwrap();
+    for (sku, _) in &skus {
+        state.orders.put_in_cart(Owner::User(buyer), *sku, 1, false).await.unwrap();
+    }
+    let address = NewAddress { recipient: "李华".into(), phone: "13905310000".into(), region_code: "370102".into(), detail: "泉城路 1 号".into() };
+    let order = state.orders.checkout(buyer, &address).await.unwrap().placed;
+    let o = state.orders.order(order.order_id).await.unwrap();
+    state.orders.record_transfer(staff, &o.payment_reference, o.total, &clock.today_in_china().to_string()).await.unwrap();
+    for p in &o.parts {
+        state.orders.act(o.id, Action::Ship { part: p.id, carrier: "邮政".into(), tracking_no: "98012345".into() }, Actor::Producer(p.producer_id)).await.unwrap();
+        state.orders.act(o.id, Action::Deliver { part: p.id }, Actor::Buyer(buyer)).await.unwrap();
+    }
+    clock.advance(Windows::default().return_ms + 1);
+    for p in &o.parts {
+        state.orders.act(o.id, Action::Complete { part: p.id }, Actor::System).await.unwrap();
+        let details = PayoutDetails::Bank { account_name: format!("生产者{}", p.producer_id), account_no: "6217000012345678".into(), bank_name: "农行城口支行".into() };
+        state.settlement.set_payout_details(p.producer_id, details).await.unwrap();
+    }
+    let mut owed: Vec<Fen> = Vec::new();
+    for p in &o.parts {
+        owed.push(state.settlement.payable(p.producer_id).await.unwrap());
+    }
+    drop(app);
+
+    let jinguo = |args: &[&str]| {
+        let mut command = Command::new(BIN);
+        command.args(args).arg("--data-dir").arg(dir.path()).args(["--database-url", &url]).env("JINGUO_LOG", "warn");
+        command
+    };
+    let runs: Vec<_> = (0..2).map(|_| jinguo(&["settle", "--minimum-fen", "1"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()).collect();
+    let outputs: Vec<String> = runs.into_iter().map(|r| {
+        let out = r.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }).collect();
+    let payouts: Vec<(i64, i64, i64)> = sqlx::query_as("select producer_id, amount_fen, batch_id from payouts order by producer_id")
+        .fetch_all(db.pool()).await.unwrap();
+    assert_eq!(payouts.len(), 2, "one payout per producer, not two: {outputs:?}");
+    assert_eq!(payouts.iter().map(|p| p.1).sum::<i64>(), owed.iter().map(|f| f.0).sum::<i64>());
+    assert!(outputs.iter().any(|o| o.contains("nobody is owed")), "the second run found nothing left: {outputs:?}");
+
+    // The bank file, then the bank's answer: a bad line applies nothing; the good file pays.
+    let batch = payouts[0].2.to_string();
+    let file = dir.path().join("batch.csv");
+    let out = jinguo(&["payouts", "file", "--batch", &batch, "--out", file.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let csv = std::fs::read_to_string(&file).unwrap();
+    assert!(csv.starts_with("户名,账号,开户行,金额(元),用途"), "{csv}");
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    let ids: Vec<i64> = sqlx::query_scalar("select id from payouts order by id").fetch_all(db.pool()).await.unwrap();
+    let answer = dir.path().join("answer.csv");
+    std::fs::write(&answer, format!("payout,reference\n{},B-1\n{}\n", ids[0], ids[1])).unwrap();
+    let out = jinguo(&["payouts", "confirm", answer.to_str().unwrap()]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("line 3"), "{err}");
+    let sent: i64 = sqlx::query_scalar("select count(*) from payouts where status = 'sent'").fetch_one(db.pool()).await.unwrap();
+    assert_eq!(sent, 0, "nothing of the file was applied");
+    std::fs::write(&answer, format!("payout,reference\n{},B-1\n{},B-2\n", ids[0], ids[1])).unwrap();
+    let out = jinguo(&["payouts", "confirm", answer.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = jinguo(&["ledger", "check"]).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && said.contains("the ledger balances"), "{said}");
+});

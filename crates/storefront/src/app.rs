@@ -14,10 +14,13 @@ use jinguo_catalog::search::ProductSearch;
 use jinguo_catalog::search::embedded::EmbeddedSearch;
 use jinguo_catalog::search::meili::MeiliSearch;
 use jinguo_common::config::Settings;
+use jinguo_common::money::Fen;
 use jinguo_common::{Clock, Db};
-use jinguo_order::payment::{BankTransfer, Payee};
+use jinguo_order::payment::{BankTransfer, Payee, PaymentProvider};
 use jinguo_order::state::Windows;
 use jinguo_order::{OrderSettings, Orders};
+use jinguo_settlement::stripe::{StripeConfig, StripeGateway};
+use jinguo_settlement::{Escrow, FeeRate, Settlement, SettlementSettings, StripeProvider};
 use secrecy::ExposeSecret;
 use std::future::Future;
 use std::sync::Arc;
@@ -46,6 +49,7 @@ pub struct Inner {
     pub catalog: Catalog,
     pub accounts: Accounts,
     pub orders: Orders,
+    pub settlement: Settlement,
     pub i18n: I18n,
     pub pages: crate::page_cache::PageCache,
     /// The header's account links for visitors without a session, per language (zh-CN, en).
@@ -85,7 +89,7 @@ impl AppState {
             .bank_notify_secret
             .as_ref()
             .map(|s| s.expose_secret().as_bytes().to_vec());
-        let bank = Arc::new(BankTransfer::new(db.clone(), payee, secret));
+        let bank: Arc<dyn PaymentProvider> = Arc::new(BankTransfer::new(db.clone(), payee, secret));
         let day = 86_400_000_i64;
         let order_settings = OrderSettings {
             hold_ms: i64::try_from(settings.order_hold_minutes).unwrap_or(15) * 60_000,
@@ -94,12 +98,37 @@ impl AppState {
                 return_ms: i64::try_from(settings.return_days).unwrap_or(7) * day,
             },
         };
-        let orders = Orders::new(db, clock, catalog.clone(), order_settings, bank);
+        let stripe = stripe_gateway(&settings)?;
+        let fee = FeeRate::basis_points(settings.platform_fee_bp)?;
+        // With Stripe, buyers pay through it by default; bank transfer is always offered (how
+        // partner units and institutions pay).
+        let orders = match &stripe {
+            Some(gateway) => {
+                let stripe: Arc<dyn PaymentProvider> = Arc::new(StripeProvider::new(
+                    db.clone(),
+                    clock.clone(),
+                    gateway.clone(),
+                ));
+                Orders::new(db.clone(), clock, catalog.clone(), order_settings, stripe)
+                    .with_payment(bank)
+            }
+            None => Orders::new(db.clone(), clock, catalog.clone(), order_settings, bank),
+        }
+        .with_books(Arc::new(Escrow::new(fee)));
+        let settlement = Settlement::new(
+            db,
+            orders.clone(),
+            stripe,
+            SettlementSettings {
+                minimum_payout: Fen(settings.minimum_payout_fen),
+            },
+        );
         Ok(AppState(Arc::new(Inner {
             settings,
             catalog,
             accounts,
             orders,
+            settlement,
             i18n: I18n::load()?,
             pages: Default::default(),
             anonymous_nav: Default::default(),
@@ -109,6 +138,30 @@ impl AppState {
     pub fn today(&self) -> time::Date {
         self.catalog.clock().today_in_china()
     }
+}
+
+/// The Stripe gateway when a secret key is configured; the webhook secret must come with it.
+pub(crate) fn stripe_gateway(settings: &Settings) -> anyhow::Result<Option<Arc<StripeGateway>>> {
+    let Some(secret_key) = settings.stripe_secret_key.clone() else {
+        return Ok(None);
+    };
+    let webhook_secret = settings.stripe_webhook_secret.clone().context(
+        "JINGUO_STRIPE_SECRET_KEY is set without JINGUO_STRIPE_WEBHOOK_SECRET; payments could not be confirmed",
+    )?;
+    let gateway = StripeGateway::new(StripeConfig {
+        secret_key,
+        webhook_secret,
+        publishable_key: settings.stripe_publishable_key.clone(),
+        base_url: settings.stripe_base_url.clone(),
+        payment_method_types: settings
+            .stripe_payment_methods
+            .split(',')
+            .map(|m| m.trim().to_owned())
+            .filter(|m| !m.is_empty())
+            .collect(),
+    })
+    .context("cannot set up Stripe")?;
+    Ok(Some(Arc::new(gateway)))
 }
 
 /// A ready application: database migrated, search index open and in step.
@@ -197,6 +250,11 @@ pub fn router(state: AppState) -> Router {
         ))
         .merge(assets::router())
         .route("/healthz", axum::routing::get(api::health::healthz))
+        // Outside the session and CSRF layers: Stripe signs its deliveries instead.
+        .route(
+            "/webhooks/stripe",
+            axum::routing::post(api::settlement::stripe_webhook),
+        )
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

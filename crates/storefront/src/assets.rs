@@ -14,11 +14,13 @@ use crate::app::AppState;
 use crate::error::AppError;
 
 const CSS: &str = include_str!("../../../web/static/site.css");
+const PAY_JS: &str = include_str!("../../../web/static/pay.js");
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/static/site.css", get(css))
+        .route("/static/pay.js", get(pay_js))
         .route("/images/{id}/{file}", get(image))
 }
 
@@ -30,6 +32,30 @@ pub fn css_url() -> &'static str {
         let v: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
         format!("/static/site.css?v={v}")
     })
+}
+
+/// `/static/pay.js?v=<hash of its content>`: the Stripe payment page's script.
+pub fn pay_js_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        let digest = Sha256::digest(PAY_JS.as_bytes());
+        let v: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+        format!("/static/pay.js?v={v}")
+    })
+}
+
+async fn pay_js() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE)),
+        ],
+        PAY_JS,
+    )
+        .into_response()
 }
 
 async fn css() -> Response {

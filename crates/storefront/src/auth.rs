@@ -178,6 +178,10 @@ pub fn role_links(user: &User, lang: Lang, state: &AppState) -> Vec<Link> {
                 label: t.get("producer_portal.stock_title").to_owned(),
                 url: "/producer/stock".into(),
             },
+            Link {
+                label: t.get("money.producer_title").to_owned(),
+                url: "/producer/money".into(),
+            },
         ],
         Role::Staff => vec![
             Link {
@@ -191,6 +195,10 @@ pub fn role_links(user: &User, lang: Lang, state: &AppState) -> Vec<Link> {
             Link {
                 label: t.get("staff.restrictions_title").to_owned(),
                 url: "/staff/restrictions".into(),
+            },
+            Link {
+                label: t.get("money.staff_title").to_owned(),
+                url: "/staff/money".into(),
             },
         ],
         Role::Consumer => Vec::new(),

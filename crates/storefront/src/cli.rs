@@ -106,6 +106,48 @@ enum Command {
     /// Manage accounts
     #[command(subcommand)]
     User(UserCommand),
+    /// Pay producers: book a payout for every producer owed at least the minimum, then send the
+    /// Stripe ones (safe to run twice, even at once)
+    Settle(SettleArgs),
+    /// The ledger
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+    /// Bank payouts: the batch-payment file for the bank, and the bank's answer
+    #[command(subcommand)]
+    Payouts(PayoutsCommand),
+}
+
+#[derive(Args, Debug)]
+struct SettleArgs {
+    /// Producers owed less than this many fen wait for the next run [default: the
+    /// minimum_payout_fen setting, 10000]
+    #[arg(long, value_name = "FEN")]
+    minimum_fen: Option<i64>,
+}
+
+#[derive(Subcommand, Debug)]
+enum LedgerCommand {
+    /// Check that every transaction balances and debits equal credits; exits 1 when not
+    Check,
+}
+
+#[derive(Subcommand, Debug)]
+enum PayoutsCommand {
+    /// Write a batch's unpaid bank payouts as the CSV a bank's batch-payment upload takes
+    File {
+        /// The batch number `settle` printed
+        #[arg(long, value_name = "N")]
+        batch: i64,
+        /// Where to write it [default: standard output]
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Mark bank payouts paid from the bank's result, lines `payout id,bank reference`; a bad
+    /// line is named and nothing is applied
+    Confirm {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -350,7 +392,108 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Serve(args) => serve(settings, args.demo).await,
         Command::User(UserCommand::Create(args)) => create_user(settings, args).await,
+        Command::Settle(args) => settle(settings, args).await,
+        Command::Ledger(LedgerCommand::Check) => ledger_check(settings).await,
+        Command::Payouts(command) => payouts(settings, command).await,
     }
+}
+
+/// The database only: a running `serve` may hold the search index.
+async fn database(settings: &Settings) -> anyhow::Result<jinguo_common::Db> {
+    let db = jinguo_common::Db::connect(&settings.database_url(), 4).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+async fn settle(settings: Settings, args: SettleArgs) -> anyhow::Result<()> {
+    use jinguo_settlement::payout;
+    let db = database(&settings).await?;
+    let minimum =
+        jinguo_common::money::Fen(args.minimum_fen.unwrap_or(settings.minimum_payout_fen));
+    let clock = Clock::system();
+    let report = payout::settle(&db, minimum, "jinguo settle", clock.now_ms()).await?;
+    match report.batch_id {
+        Some(batch) => {
+            println!("batch {batch}: {} payouts", report.payouts.len());
+            for p in &report.payouts {
+                println!(
+                    "  payout {:>6}  {:<8} {:>12}  {} ({})",
+                    p.id,
+                    p.method,
+                    p.amount.to_string(),
+                    p.producer_name,
+                    p.destination
+                );
+            }
+        }
+        None => println!("nobody is owed {minimum} or more that is not already on its way"),
+    }
+    for (producer, why) in &report.skipped {
+        println!("  skipped producer {producer}: {why}");
+    }
+    if let Some(gateway) = crate::app::stripe_gateway(&settings)? {
+        let sent = payout::send_stripe(&db, &gateway, clock.now_ms()).await?;
+        println!("sent {sent} Stripe transfers");
+    } else if report.payouts.iter().any(|p| p.method == "stripe") {
+        println!("Stripe is not configured: Stripe payouts stay pending");
+    }
+    if let Some(batch) = report.batch_id
+        && report.payouts.iter().any(|p| p.method == "bank")
+    {
+        println!("bank file: jinguo payouts file --batch {batch} --out batch-{batch}.csv");
+    }
+    Ok(())
+}
+
+async fn ledger_check(settings: Settings) -> anyhow::Result<()> {
+    let db = database(&settings).await?;
+    let check = jinguo_settlement::ledger::check(&mut *db.pool().acquire().await?).await?;
+    println!(
+        "{} transactions, {} entries; debits {} fen, credits {} fen",
+        check.transactions, check.entries, check.debits, check.credits
+    );
+    for (id, cause, sum) in &check.unbalanced {
+        println!("  transaction {id} ({cause}) is off by {sum} fen");
+    }
+    for (id, cause) in &check.open {
+        println!("  transaction {id} ({cause}) is open or empty");
+    }
+    for code in &check.unknown_accounts {
+        println!("  unknown account {code}");
+    }
+    if check.is_ok() {
+        println!("the ledger balances");
+        Ok(())
+    } else {
+        anyhow::bail!("the ledger does not balance")
+    }
+}
+
+async fn payouts(settings: Settings, command: PayoutsCommand) -> anyhow::Result<()> {
+    use jinguo_settlement::payout;
+    let db = database(&settings).await?;
+    match command {
+        PayoutsCommand::File { batch, out } => {
+            let csv = payout::bank_file(&db, batch).await?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, csv.as_bytes())
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    println!("wrote {}", path.display());
+                }
+                None => print!("{csv}"),
+            }
+        }
+        PayoutsCommand::Confirm { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let done = payout::confirm_bank_file(&db, &text, Clock::system().now_ms())
+                .await
+                .with_context(|| format!("{}: nothing was applied", file.display()))?;
+            println!("{} payouts marked paid", done.len());
+        }
+    }
+    Ok(())
 }
 
 async fn create_user(settings: Settings, args: UserCreateArgs) -> anyhow::Result<()> {

@@ -241,8 +241,66 @@ impl From<jinguo_order::OrderError> for AppError {
                 StatusCode::BAD_REQUEST,
                 Msg::new("errors.payment").with("message", message),
             ),
+            E::Books(message) => {
+                return AppError::Internal(anyhow::anyhow!("the books: {message}"));
+            }
             E::Catalog(e) => return e.into(),
             E::General(e) => return AppError::Internal(e.into()),
+        };
+        AppError::Status(status, msg)
+    }
+}
+
+impl From<jinguo_settlement::SettlementError> for AppError {
+    fn from(error: jinguo_settlement::SettlementError) -> Self {
+        use jinguo_settlement::SettlementError as E;
+        let (status, msg) = match error {
+            E::NotFound => return AppError::NotFound,
+            E::Invalid { field, message } => (
+                StatusCode::BAD_REQUEST,
+                Msg::new("errors.invalid")
+                    .with("field", field)
+                    .with("message", message),
+            ),
+            E::RefundTooLarge { asked, left } => (
+                StatusCode::BAD_REQUEST,
+                Msg::new("errors.refund_too_large")
+                    .with("asked", asked)
+                    .with("left", left),
+            ),
+            E::NotRefundable(status) => (
+                StatusCode::CONFLICT,
+                Msg::new("errors.not_refundable").with("status", status),
+            ),
+            E::NoPayoutDetails(producer) => (
+                StatusCode::BAD_REQUEST,
+                Msg::new("errors.no_payout_details").with("producer", producer),
+            ),
+            E::PayoutNotOpen(id, status) => (
+                StatusCode::CONFLICT,
+                Msg::new("errors.payout_not_open")
+                    .with("id", id)
+                    .with("status", status),
+            ),
+            E::RefundAlreadyPaid(id) => (
+                StatusCode::CONFLICT,
+                Msg::new("errors.refund_already_paid").with("id", id),
+            ),
+            E::BadRow { line, message } => (
+                StatusCode::BAD_REQUEST,
+                Msg::new("errors.bad_row")
+                    .with("line", line)
+                    .with("message", message),
+            ),
+            E::Stripe(e) => {
+                tracing::warn!(error = %e, "Stripe call failed");
+                (
+                    StatusCode::BAD_GATEWAY,
+                    Msg::new("errors.stripe").with("message", e),
+                )
+            }
+            E::Order(e) => return e.into(),
+            other => return AppError::Internal(other.into()),
         };
         AppError::Status(status, msg)
     }

@@ -238,6 +238,26 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "staff_restrictions.html",
         include_str!("../../../web/templates/staff_restrictions.html"),
     ),
+    (
+        "order_pay.html",
+        include_str!("../../../web/templates/order_pay.html"),
+    ),
+    (
+        "producer_money.html",
+        include_str!("../../../web/templates/producer_money.html"),
+    ),
+    (
+        "staff_money.html",
+        include_str!("../../../web/templates/staff_money.html"),
+    ),
+    (
+        "staff_reconciliation.html",
+        include_str!("../../../web/templates/staff_reconciliation.html"),
+    ),
+    (
+        "staff_refund.html",
+        include_str!("../../../web/templates/staff_refund.html"),
+    ),
 ];
 
 const ZH: &str = include_str!("../../../web/locales/zh-CN.toml");

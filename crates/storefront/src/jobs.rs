@@ -1,6 +1,6 @@
 //! Background work of a `jinguo serve` process besides search: the order jobs (expire unpaid
-//! orders, confirm delivery, complete parts) and, when a mail server is configured, notification
-//! emails. Safe to run in every process at once.
+//! orders, confirm delivery, complete parts), Stripe refunds and payouts that did not go out the
+//! first time, and, when a mail server is configured, notification emails. Safe to run in every process at once.
 
 use secrecy::ExposeSecret;
 use std::time::Duration;
@@ -30,6 +30,9 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "order jobs failed; will retry"),
+        }
+        if let Err(error) = state.settlement.retry_stripe().await {
+            tracing::warn!(%error, "Stripe refunds and payouts not retried; will try again");
         }
         if let Some(mailer) = &mailer {
             match state.orders.send_notification_emails(mailer).await {

@@ -4,6 +4,7 @@
 pub mod health;
 mod producers;
 mod products;
+pub mod settlement;
 mod shop;
 mod trace;
 mod types;
@@ -47,6 +48,31 @@ pub fn router() -> Router<AppState> {
             get(shop::shipping_rule).put(shop::set_shipping_rule),
         )
         .route("/staff/transfers", post(shop::record_transfer))
+        .route("/staff/orders/{id}/refunds", post(settlement::refund))
+        .route("/staff/refunds", get(settlement::refunds_owed))
+        .route("/staff/refunds/{id}/paid", post(settlement::refund_paid))
+        .route("/staff/settle", post(settlement::settle))
+        .route("/staff/payouts", get(settlement::payouts))
+        .route(
+            "/staff/payouts/batches/{id}/bank-file",
+            get(settlement::bank_file),
+        )
+        .route("/staff/payouts/{id}/paid", post(settlement::payout_paid))
+        .route(
+            "/staff/payouts/{id}/failed",
+            post(settlement::payout_failed),
+        )
+        .route("/staff/ledger/check", get(settlement::ledger_check))
+        .route("/producer/statement", get(settlement::producer_statement))
+        .route(
+            "/producer/statement.csv",
+            get(settlement::producer_statement_csv),
+        )
+        .route("/producer/payouts", get(settlement::producer_payouts))
+        .route(
+            "/producer/payout-details",
+            put(settlement::set_payout_details),
+        )
         .route("/openapi.json", get(openapi))
         .fallback(crate::pages::not_found)
 }
@@ -62,7 +88,11 @@ pub fn router() -> Router<AppState> {
         shop::register, shop::token, shop::revoke, shop::cart, shop::put_item, shop::remove_item,
         shop::checkout, shop::orders, shop::order, shop::cancel, shop::part_action,
         shop::set_stock, shop::producer_orders, shop::shipping_rule, shop::set_shipping_rule,
-        shop::record_transfer
+        shop::record_transfer, settlement::refund, settlement::refunds_owed,
+        settlement::refund_paid, settlement::settle, settlement::payouts, settlement::bank_file,
+        settlement::payout_paid, settlement::payout_failed, settlement::ledger_check,
+        settlement::producer_statement, settlement::producer_statement_csv,
+        settlement::producer_payouts, settlement::set_payout_details
     ),
     modifiers(&BearerAuth),
     tags(
@@ -70,7 +100,7 @@ pub fn router() -> Router<AppState> {
         (name = "accounts", description = "Accounts and bearer tokens"),
         (name = "orders", description = "Cart, checkout and a buyer's orders"),
         (name = "producer", description = "For producer staff: their stock and their parts of orders"),
-        (name = "staff", description = "For federation staff: payments received")
+        (name = "staff", description = "For federation staff: payments received, refunds, payouts and the ledger")
     )
 )]
 pub struct ApiDoc;

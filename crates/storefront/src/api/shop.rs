@@ -12,7 +12,7 @@ use jinguo_order::TransferOutcome;
 use jinguo_order::address::NewAddress;
 use jinguo_order::cart::{CartView, Owner};
 use jinguo_order::orders::{Filter, Order};
-use jinguo_order::payment::PaymentInstructions;
+use jinguo_order::payment::{PaymentInstructions, PaymentMethod};
 use jinguo_order::shipping::ShippingRule;
 use jinguo_order::state::{Action, OrderStatus, PartStatus};
 use serde::de::DeserializeOwned;
@@ -325,6 +325,10 @@ pub struct AddressInput {
 #[derive(Deserialize, ToSchema)]
 pub struct CheckoutInput {
     pub address: AddressInput,
+    /// `stripe` (card, Alipay, WeChat Pay; when the shop takes it) or `bank_transfer`;
+    /// default: the shop's first.
+    #[serde(default)]
+    pub payment_method: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -374,8 +378,16 @@ pub struct EventBody {
 
 #[derive(Serialize, ToSchema)]
 pub struct PaymentBody {
-    /// `bank_transfer`: transfer exactly `amount_fen` to the payee with `reference` as the purpose.
+    /// `bank_transfer`: transfer exactly `amount_fen` to the payee with `reference` as the
+    /// purpose. `stripe`: confirm the PaymentIntent `intent_id` with Stripe.js (or a mobile SDK)
+    /// using `client_secret` and `publishable_key`; the order is paid when Stripe's webhook says so.
     pub method: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intent_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publishable_key: Option<String>,
     pub payee_name: String,
     pub bank: String,
     pub account_no: String,
@@ -477,10 +489,30 @@ fn payment_body(instructions: PaymentInstructions, pay_by: i64) -> PaymentBody {
             amount_fen,
         } => PaymentBody {
             method: "bank_transfer".to_owned(),
+            intent_id: None,
+            client_secret: None,
+            publishable_key: None,
             payee_name,
             bank,
             account_no,
             reference,
+            amount_fen,
+            pay_by,
+        },
+        PaymentInstructions::Stripe {
+            publishable_key,
+            intent_id,
+            client_secret,
+            amount_fen,
+        } => PaymentBody {
+            method: "stripe".to_owned(),
+            intent_id: Some(intent_id),
+            client_secret: Some(client_secret),
+            publishable_key: Some(publishable_key),
+            payee_name: String::new(),
+            bank: String::new(),
+            account_no: String::new(),
+            reference: String::new(),
             amount_fen,
             pay_by,
         },
@@ -519,11 +551,26 @@ pub async fn checkout(
         region_code: a.region_code,
         detail: a.detail,
     };
-    let placed = state.orders.checkout(user.id.0, &address).await?;
+    let method = match input.payment_method.as_deref() {
+        None => state.orders.payment_methods()[0],
+        Some(m) => PaymentMethod::parse(m).ok_or_else(|| {
+            AppError::BadRequest(
+                Msg::new("errors.invalid")
+                    .with("field", "payment_method")
+                    .with("message", format!("“{m}” is stripe or bank_transfer")),
+            )
+        })?,
+    };
+    let placed = state
+        .orders
+        .checkout_with(user.id.0, &address, method)
+        .await?;
     let order = state.orders.order(placed.placed.order_id).await?;
     let body = OrderBody::of(
         &order,
-        Some(payment_body(placed.instructions, order.expires_at)),
+        placed
+            .instructions
+            .map(|i| payment_body(i, order.expires_at)),
     );
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }

@@ -257,6 +257,9 @@ pub struct AddressForm {
     region_code: String,
     #[serde(default)]
     detail: String,
+    /// `stripe` or `bank_transfer`; empty: the shop's default.
+    #[serde(default)]
+    payment_method: String,
 }
 
 #[derive(Serialize)]
@@ -282,6 +285,8 @@ struct CheckoutPage {
     form: AddressForm,
     regions: &'static [RegionGroup],
     notices: Vec<NoticeView>,
+    /// The payment methods offered, the default first (a choice is shown when there are two).
+    methods: Vec<&'static str>,
     error: Option<String>,
 }
 
@@ -306,6 +311,15 @@ async fn checkout_view(
             .first()
             .map(|a| a.id.to_string())
             .unwrap_or_default();
+    }
+    let methods: Vec<&'static str> = state
+        .orders
+        .payment_methods()
+        .into_iter()
+        .map(|m| m.as_str())
+        .collect();
+    if !methods.contains(&form.payment_method.as_str()) {
+        form.payment_method = methods[0].to_owned();
     }
     let notices = state
         .orders
@@ -337,6 +351,7 @@ async fn checkout_view(
         form,
         regions: region_groups(),
         notices,
+        methods,
         error,
     };
     let t = state.i18n.locale(req.lang);
@@ -378,7 +393,12 @@ pub async fn checkout(
             detail: form.detail.clone(),
         },
     };
-    let placed = state.orders.checkout(user.id.0, &address).await;
+    let method = jinguo_order::payment::PaymentMethod::parse(&form.payment_method)
+        .unwrap_or(state.orders.payment_methods()[0]);
+    let placed = state
+        .orders
+        .checkout_with(user.id.0, &address, method)
+        .await;
     // A new address joins the address book once an order has gone to it (not on every retry).
     if placed.is_ok()
         && form.address_id.is_empty()

@@ -5,6 +5,7 @@ mod account;
 pub(crate) mod cart;
 mod home;
 mod listing;
+mod money;
 mod orders;
 mod producer;
 mod producer_portal;
@@ -60,6 +61,7 @@ pub fn personal_router() -> Router<AppState> {
         .route("/orders", get(orders::mine))
         .route("/orders/{id}", get(orders::order))
         .route("/orders/{id}/cancel", post(orders::cancel))
+        .route("/orders/{id}/pay", get(orders::pay))
         .route(
             "/orders/{id}/parts/{part}/{action}",
             post(orders::part_action),
@@ -68,6 +70,9 @@ pub fn personal_router() -> Router<AppState> {
         .route("/producer/stock", get(producer_portal::stock))
         .route("/producer/stock/{sku}", post(producer_portal::set_stock))
         .route("/producer/shipping", post(producer_portal::set_rule))
+        .route("/producer/money", get(money::producer_money))
+        .route("/producer/money/statement.csv", get(money::statement_csv))
+        .route("/producer/money/details", post(money::save_details))
         .route(
             "/staff/payments",
             get(staff::payments).post(staff::record_payment),
@@ -76,6 +81,25 @@ pub fn personal_router() -> Router<AppState> {
         .route(
             "/staff/restrictions",
             get(staff::restrictions).post(staff::set_restriction),
+        )
+        .route("/staff/money", get(money::staff_money))
+        .route("/staff/money/settle", post(money::settle))
+        .route("/staff/money/payouts/{id}/paid", post(money::payout_paid))
+        .route(
+            "/staff/money/payouts/{id}/failed",
+            post(money::payout_failed),
+        )
+        .route(
+            "/staff/money/batches/{id}/bank-file.csv",
+            get(money::bank_file),
+        )
+        .route("/staff/money/confirm", post(money::confirm))
+        .route("/staff/money/refunds/{id}/paid", post(money::refund_paid))
+        .route("/staff/money/refund", get(money::find_order))
+        .route("/staff/reconciliation", get(money::reconciliation))
+        .route(
+            "/staff/orders/{id}/refund",
+            get(money::refund_form).post(money::refund),
         )
 }
 

@@ -74,6 +74,8 @@ struct OrderView {
 
 #[derive(Serialize)]
 struct PaymentView {
+    /// `bank_transfer` or `stripe`
+    method: &'static str,
     payee_name: String,
     bank: String,
     account_no: String,
@@ -201,10 +203,20 @@ pub async fn order(
                 reference,
                 amount_fen,
             } => Some(PaymentView {
+                method: "bank_transfer",
                 payee_name,
                 bank,
                 account_no,
                 reference,
+                amount: jinguo_common::money::Fen(amount_fen).to_string(),
+                deadline: when(order.expires_at),
+            }),
+            PaymentInstructions::Stripe { amount_fen, .. } => Some(PaymentView {
+                method: "stripe",
+                payee_name: String::new(),
+                bank: String::new(),
+                account_no: String::new(),
+                reference: order.payment_reference.clone(),
                 amount: jinguo_common::money::Fen(amount_fen).to_string(),
                 deadline: when(order.expires_at),
             }),
@@ -421,4 +433,75 @@ pub async fn part_action(
         format!("/orders/{id}?done=action_done")
     };
     Ok(Redirect::to(&back).into_response())
+}
+
+#[derive(Serialize)]
+struct PayPage {
+    order_id: i64,
+    amount: String,
+    deadline: String,
+    submit_label: String,
+    publishable_key: String,
+    client_secret: String,
+    return_url: String,
+    stripe_locale: &'static str,
+    pay_js: &'static str,
+}
+
+/// Where Stripe's checkout may load from, on this page only; every other page allows no script.
+const PAY_PAGE_CSP: &str = "default-src 'self'; img-src 'self' data: https://*.stripe.com; \
+     style-src 'self' 'unsafe-inline'; script-src 'self' https://js.stripe.com; \
+     frame-src https://js.stripe.com https://hooks.stripe.com; connect-src 'self' https://api.stripe.com; \
+     frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// The buyer's Stripe payment page for an unpaid order: Stripe's Payment Element, given the
+/// PaymentIntent's client secret. The order is paid when Stripe's webhook arrives.
+pub async fn pay(
+    State(state): State<AppState>,
+    req: Req,
+    PageUser(user, _): PageUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let (order, viewer) = shop::visible_order(&state, &user, id).await?;
+    if viewer != Viewer::Buyer || order.status != OrderStatus::AwaitingPayment {
+        return Ok(Redirect::to(&format!("/orders/{id}")).into_response());
+    }
+    let PaymentInstructions::Stripe {
+        publishable_key,
+        client_secret,
+        amount_fen,
+        ..
+    } = state.orders.payment_instructions(&order).await?
+    else {
+        return Ok(Redirect::to(&format!("/orders/{id}")).into_response());
+    };
+    let t = state.i18n.locale(req.lang);
+    let amount = jinguo_common::money::Fen(amount_fen).to_string();
+    let body = PayPage {
+        order_id: id,
+        submit_label: t.fill("order.stripe_submit", &[("amount", amount.clone())]),
+        amount,
+        deadline: when(order.expires_at),
+        publishable_key,
+        client_secret,
+        return_url: format!(
+            "{}/orders/{id}",
+            state.settings.public_url.trim_end_matches('/')
+        ),
+        stripe_locale: match req.lang {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        },
+        pay_js: crate::assets::pay_js_url(),
+    };
+    let title = t.fill(
+        "order.stripe_page_title",
+        &[("number", order.number.clone())],
+    );
+    let mut response = render(&state, &req, View::personal("order_pay.html", title, body))?;
+    response.headers_mut().insert(
+        http::header::CONTENT_SECURITY_POLICY,
+        http::HeaderValue::from_static(PAY_PAGE_CSP),
+    );
+    Ok(response)
 }
