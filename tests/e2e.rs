@@ -360,4 +360,16 @@ db_test!(async fn settle_run_twice_at_once_pays_each_producer_once(db) {
     let out = jinguo(&["ledger", "check"]).output().unwrap();
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && said.contains("the ledger balances"), "{said}");
+
+    // A correction is the exact reverse, posted once; the ledger still balances.
+    let first: i64 = sqlx::query_scalar("select min(id) from ledger_transactions").fetch_one(db.pool()).await.unwrap();
+    let first = first.to_string();
+    let out = jinguo(&["ledger", "reverse", &first, "--memo", "entered in error"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("reversed by transaction"), "{out:?}");
+    let out = jinguo(&["ledger", "reverse", &first, "--memo", "again"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already reversed"), "{out:?}");
+    let out = jinguo(&["ledger", "reverse", "999999", "--memo", "x"]).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no ledger transaction 999999"));
+    let out = jinguo(&["ledger", "check"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
 });

@@ -124,10 +124,16 @@ create table payouts (
     -- pending: booked, not sent; sending: a process is calling Stripe; sent: the transfer exists
     -- or staff marked the bank transfer paid; failed: not sent, the money is back in the payable.
     status text not null check (status in ('pending', 'sending', 'sent', 'failed')),
+    -- Where it goes, as the producer's details said when it was booked: the Stripe account, or
+    -- the bank account number with its holder and bank (later edits do not redirect it).
     destination text not null,
+    account_name text,
+    bank_name text,
     provider_ref text,
     note text not null default '',
     created_at bigint not null,
+    -- When a process took it to send to Stripe; another may take it over 5 minutes later.
+    claimed_at bigint,
     sent_at bigint
 );
 create index payouts_producer on payouts (producer_id, created_at);

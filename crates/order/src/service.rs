@@ -354,13 +354,21 @@ impl Orders {
         if transition.stock.is_some() {
             self.catalog.notify_changed();
         }
+        // Committed: from here a failure leaves the refund owed (and listed for staff), it does
+        // not undo or fail the change.
         if let Some((refund, _, amount)) = applied.refund {
-            let detail = self.order(order).await?;
-            if let Err(error) = self
-                .payment_of(&detail)?
-                .refund(&detail.payment_reference, refund, Fen(amount))
-                .await
-            {
+            let started = match self.order(order).await {
+                Ok(detail) => match self.payment_of(&detail) {
+                    Ok(provider) => {
+                        provider
+                            .refund(&detail.payment_reference, refund, Fen(amount))
+                            .await
+                    }
+                    Err(error) => Err(error),
+                },
+                Err(error) => Err(error),
+            };
+            if let Err(error) = started {
                 tracing::warn!(order, refund, %error, "refund not started; it stays pending");
             }
         }

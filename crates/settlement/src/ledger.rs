@@ -198,8 +198,8 @@ impl Posting {
     }
 }
 
-/// Writes `posting` in the caller's transaction. `Ok(None)`: its cause was posted before, and
-/// nothing was written. A posting that does not balance, or moves nothing, is refused.
+/// Writes `posting` in the caller's transaction. A posting that does not balance is refused.
+/// `Ok(None)`: nothing was written, because its cause was posted before or it moves nothing.
 pub async fn post(
     conn: &mut AnyConnection,
     posting: &Posting,

@@ -5,8 +5,9 @@
 //!   transactions; each transaction names the order, part, refund, payout or provider event that
 //!   caused it, at most once.
 //! - [`escrow`]: paid money is held in escrow; a completed part's amount moves to its producer's
-//!   payable (minus the platform fee and any promoter commission); refunds come out of escrow
-//!   before release and out of the producer's payable after.
+//!   payable, less the platform fee; refunds come out of escrow before release and out of the
+//!   producer's payable after. (The ledger has accounts for promoters' commissions and for
+//!   donations, but nothing books to them yet: orders do not record a promoter or a donation.)
 //! - [`payout`]: `settle` batches every producer's positive payable into payouts, sent as Stripe
 //!   Connect transfers or written to a bank batch-payment file; never sent twice.
 //! - [`stripe`]: PaymentIntents, refunds, transfers and signed webhooks through async-stripe.
@@ -65,8 +66,6 @@ pub enum SettlementError {
     RefundTooLarge { asked: Fen, left: Fen },
     #[error("the order is {0}; only a paid order can be refunded")]
     NotRefundable(String),
-    #[error("producer {0} has no payout details")]
-    NoPayoutDetails(i64),
     #[error("payout {0} is {1}, not waiting to be sent")]
     PayoutNotOpen(i64, String),
     #[error("refund {0} is already paid")]

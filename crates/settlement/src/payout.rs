@@ -261,6 +261,7 @@ pub async fn settle(
         };
         let amount = Fen(row.try_get("owed")?);
         let Some(details) = details(&mut tx, producer).await? else {
+            tracing::info!(producer, owed = amount.0, "not paid out: no payout details");
             report.skipped.push((producer, SkipReason::NoPayoutDetails));
             continue;
         };
@@ -290,14 +291,23 @@ pub async fn settle(
             }
         };
         let id: i64 = sqlx::query_scalar(
-            "insert into payouts (batch_id, producer_id, amount_fen, method, status, destination, created_at)
-             values ($1, $2, $3, $4, 'pending', $5, $6) returning id",
+            "insert into payouts (batch_id, producer_id, amount_fen, method, status, destination,
+                 account_name, bank_name, created_at)
+             values ($1, $2, $3, $4, 'pending', $5, $6, $7, $8) returning id",
         )
         .bind(batch)
         .bind(producer)
         .bind(amount.0)
         .bind(details.method())
         .bind(details.destination())
+        .bind(match &details {
+            PayoutDetails::Bank { account_name, .. } => Some(account_name.as_str()),
+            PayoutDetails::Stripe { .. } => None,
+        })
+        .bind(match &details {
+            PayoutDetails::Bank { bank_name, .. } => Some(bank_name.as_str()),
+            PayoutDetails::Stripe { .. } => None,
+        })
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
@@ -365,9 +375,11 @@ pub async fn list(
     rows.iter().map(read).collect()
 }
 
-/// Sends every Stripe payout still pending (or left sending by a process that stopped): each is
-/// claimed, sent with its id as the idempotency key, then marked sent and booked out of
-/// clearing. A failure leaves it pending, to be retried. Returns how many were sent.
+/// Sends every Stripe payout still pending, or left sending by a process that stopped more than
+/// five minutes ago. Each is claimed first (one process at a time), sent with its idempotency
+/// key (a retry gets the same transfer back from Stripe, not a second one), then marked sent and
+/// booked out of clearing. A failed call leaves it pending, to be retried; one booked meanwhile
+/// by another process is left as it is. Returns how many this call sent.
 pub async fn send_stripe(
     db: &Db,
     stripe: &StripeGateway,
@@ -376,7 +388,7 @@ pub async fn send_stripe(
     const STALE_MS: Millis = 5 * 60_000;
     let ids: Vec<i64> = sqlx::query_scalar(
         "select id from payouts where method = 'stripe'
-           and (status = 'pending' or (status = 'sending' and created_at < $1)) order by id",
+           and (status = 'pending' or (status = 'sending' and claimed_at < $1)) order by id",
     )
     .bind(now - STALE_MS)
     .fetch_all(db.pool())
@@ -384,9 +396,12 @@ pub async fn send_stripe(
     let mut sent = 0;
     for id in ids {
         let claimed = sqlx::query(
-            "update payouts set status = 'sending' where id = $1 and status in ('pending', 'sending')",
+            "update payouts set status = 'sending', claimed_at = $1
+             where id = $2 and (status = 'pending' or (status = 'sending' and claimed_at < $3))",
         )
+        .bind(now)
         .bind(id)
+        .bind(now - STALE_MS)
         .execute(db.pool())
         .await?;
         if claimed.rows_affected() != 1 {
@@ -402,10 +417,16 @@ pub async fn send_stripe(
             )
             .await
         {
-            Ok(transfer) => {
-                mark_sent(db, id, &transfer.id, PaymentMethod::Stripe, now).await?;
-                sent += 1;
-            }
+            Ok(transfer) => match mark_sent(db, id, &transfer.id, PaymentMethod::Stripe, now).await
+            {
+                Ok(_) => sent += 1,
+                Err(SettlementError::PayoutNotOpen(..)) => {
+                    tracing::info!(payout = id, "already marked sent by another process");
+                }
+                Err(error) => {
+                    tracing::error!(payout = id, transfer = %transfer.id, %error, "transfer made but not booked; it is retried with the same key");
+                }
+            },
             Err(error) => {
                 tracing::warn!(payout = id, %error, "Stripe transfer failed; it will be retried");
                 sqlx::query("update payouts set status = 'pending', note = $1 where id = $2 and status = 'sending'")
@@ -504,6 +525,14 @@ pub async fn mark_failed(
     }
     let mut tx = db.begin_write().await?;
     let payout = load(&mut tx, id).await?;
+    if payout.method != "bank" {
+        // A Stripe transfer that seemed to fail may have been made: it is retried with its key
+        // instead, which can never pay twice.
+        return Err(SettlementError::invalid(
+            "payout",
+            "only a bank payout can be marked failed; a Stripe payout is retried until Stripe takes it",
+        ));
+    }
     let done = sqlx::query(
         "update payouts set status = 'failed', note = $1 where id = $2 and status = 'pending'",
     )
@@ -529,12 +558,12 @@ pub async fn mark_failed(
 }
 
 /// The batch's bank payouts still to pay, as the CSV a bank's batch-payment (批量代付) upload
-/// takes: 户名, 账号, 开户行, 金额(元), 用途. Amounts are yuan with two decimals; the purpose names
+/// takes: 户名, 账号, 开户行, 金额(元), 用途, to the account each payout was booked to. Amounts are yuan with two decimals; the purpose names
 /// the payout so that the bank statement can be matched back.
 pub async fn bank_file(db: &Db, batch: i64) -> Result<String, SettlementError> {
     let rows = sqlx::query(
-        "select y.id, y.amount_fen, d.account_name, d.account_no, d.bank_name
-         from payouts y join payout_details d on d.producer_id = y.producer_id
+        "select y.id, y.amount_fen, y.account_name, y.destination as account_no, y.bank_name
+         from payouts y
          where y.batch_id = $1 and y.method = 'bank' and y.status = 'pending' order by y.id",
     )
     .bind(batch)
@@ -544,9 +573,11 @@ pub async fn bank_file(db: &Db, batch: i64) -> Result<String, SettlementError> {
     for row in rows {
         let id: i64 = row.try_get("id")?;
         let fields = [
-            row.try_get::<String, _>("account_name")?,
+            row.try_get::<Option<String>, _>("account_name")?
+                .unwrap_or_default(),
             row.try_get::<String, _>("account_no")?,
-            row.try_get::<String, _>("bank_name")?,
+            row.try_get::<Option<String>, _>("bank_name")?
+                .unwrap_or_default(),
             Fen(row.try_get("amount_fen")?).yuan_string(),
             format!("巾帼集市货款 JGP{id}"),
         ];

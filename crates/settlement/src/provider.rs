@@ -1,6 +1,7 @@
 //! Stripe as the order crate's [`PaymentProvider`]: one PaymentIntent per order (kept, so that a
 //! reload of the payment page shows the same one), its state read back from Stripe, and refunds
-//! sent with the refund's id as the idempotency key and booked paid when Stripe accepts them.
+//! sent once (idempotency key: the refund's id and the intent) and booked paid when Stripe says
+//! they succeeded.
 //! Payment confirmation comes by webhook ([`crate::Settlement::stripe_webhook`]), not here.
 
 use async_trait::async_trait;
@@ -16,7 +17,7 @@ use sqlx::Row;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::service::mark_refund_paid_in;
+use crate::service::record_stripe_refund;
 use crate::stripe::{IntentStatus, StripeGateway};
 
 pub struct StripeProvider {
@@ -139,10 +140,13 @@ impl PaymentProvider for StripeProvider {
             )
             .await
             .map_err(payment_error)?;
-        let mut tx = self.db.begin_write().await?;
-        mark_refund_paid_in(&mut tx, refund, &done.id, self.clock.now_ms()).await?;
-        tx.commit().await?;
-        Ok(RefundOutcome::Done { id: done.id })
+        if record_stripe_refund(&self.db, refund, &done, self.clock.now_ms()).await? {
+            Ok(RefundOutcome::Done { id: done.id })
+        } else {
+            Ok(RefundOutcome::Pending {
+                note: format!("Stripe refund {} is {}", done.id, done.status),
+            })
+        }
     }
 
     fn verify_notification(

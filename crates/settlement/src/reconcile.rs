@@ -3,11 +3,13 @@
 //! statement, and the bank payouts and refunds they confirmed), with every mismatch listed.
 //!
 //! Stripe: each charge, refund and transfer in the balance history is matched by its source id
-//! to the order payment, refund or payout the ledger booked, and the amounts compared; the fee
-//! Stripe kept on each is booked once to `provider_fees` (cause `provider_fee:{txn id}`), so that
-//! `clearing:stripe` follows Stripe's balance. Bank: each accepted transfer must have paid exactly
-//! one order for its amount, each transfer kept aside (wrong amount, order gone) is money the
-//! ledger does not hold and is listed, and each bank payout or refund marked paid must have left
+//! to the order payment, refund or payout the ledger booked, and the amounts compared; any other
+//! kind of balance transaction (a dispute, a reversal) is listed, since the ledger books none.
+//! The fee Stripe kept on each matched one can be booked once to `provider_fees` (cause
+//! `provider_fee:{txn id}`), so that `clearing:stripe` follows Stripe's balance; the report itself
+//! writes nothing ([`book_stripe_fees`] does). Bank: each accepted transfer must have paid
+//! exactly one order for its amount, each transfer kept aside (wrong amount, order gone) is
+//! money the ledger does not hold and is listed, and each bank payout marked paid must have left
 //! clearing for its amount.
 
 use jinguo_common::Db;
@@ -39,8 +41,10 @@ pub struct Reconciliation {
     /// Movements that matched, per source.
     pub matched_stripe: usize,
     pub matched_bank: usize,
-    /// Stripe fees booked by this run.
+    /// Stripe fees on matched movements booked to `provider_fees` (by this run, when it books).
     pub fees_booked: Fen,
+    /// Stripe fees on matched movements not booked yet.
+    pub fees_unbooked: Fen,
     pub mismatches: Vec<Mismatch>,
     /// Whether Stripe's side was compared (Stripe configured and answering).
     pub stripe_checked: bool,
@@ -53,6 +57,7 @@ struct Booked {
 }
 
 /// Matches Stripe's balance history (when given) and the bank records against the ledger.
+/// Writes nothing.
 pub async fn reconcile(
     db: &Db,
     stripe: Option<Vec<BalanceTxn>>,
@@ -61,9 +66,24 @@ pub async fn reconcile(
     let mut report = Reconciliation::default();
     if let Some(history) = stripe {
         report.stripe_checked = true;
-        stripe_side(db, &history, now, &mut report).await?;
+        stripe_side(db, &history, now, false, &mut report).await?;
     }
     bank_side(db, &mut report).await?;
+    Ok(report)
+}
+
+/// Books the fee Stripe kept on each movement that matches the ledger, once each; returns the
+/// Stripe side of the reconciliation.
+pub async fn book_stripe_fees(
+    db: &Db,
+    history: &[BalanceTxn],
+    now: Millis,
+) -> Result<Reconciliation, SettlementError> {
+    let mut report = Reconciliation {
+        stripe_checked: true,
+        ..Reconciliation::default()
+    };
+    stripe_side(db, history, now, true, &mut report).await?;
     Ok(report)
 }
 
@@ -71,6 +91,7 @@ async fn stripe_side(
     db: &Db,
     history: &[BalanceTxn],
     now: Millis,
+    book_fees: bool,
     report: &mut Reconciliation,
 ) -> Result<(), SettlementError> {
     let pool = db.pool();
@@ -143,41 +164,72 @@ async fn stripe_side(
             txn.kind.as_str(),
             "charge" | "payment" | "refund" | "payment_refund" | "transfer"
         ) {
+            report.mismatches.push(Mismatch {
+                source: "stripe",
+                reference: source,
+                ledger: None,
+                outside: Some(txn.amount),
+                problem: format!("a Stripe {} the ledger books nothing for", txn.kind),
+                order_id: None,
+            });
             continue;
         }
         seen.insert(source.clone());
-        match booked.get(&source) {
-            None => report.mismatches.push(Mismatch {
-                source: "stripe",
-                reference: source.clone(),
-                ledger: None,
-                outside: Some(txn.amount),
-                problem: format!("a Stripe {} the ledger does not have", txn.kind),
-                order_id: None,
-            }),
-            Some(b) if b.amount != txn.amount => report.mismatches.push(Mismatch {
-                source: "stripe",
-                reference: source.clone(),
-                ledger: Some(b.amount),
-                outside: Some(txn.amount),
-                problem: "the amounts differ".into(),
-                order_id: b.order_id,
-            }),
-            Some(_) => report.matched_stripe += 1,
-        }
-        if txn.fee.0 != 0 {
-            let posting = Posting {
-                event_id: Some(txn.id.clone()),
-                ..Posting::new(Kind::ProviderFee, format!("provider_fee:{}", txn.id))
+        let matched = match booked.get(&source) {
+            None => {
+                report.mismatches.push(Mismatch {
+                    source: "stripe",
+                    reference: source.clone(),
+                    ledger: None,
+                    outside: Some(txn.amount),
+                    problem: format!("a Stripe {} the ledger does not have", txn.kind),
+                    order_id: None,
+                });
+                false
             }
-            .memo(source)
-            .debit(Account::ProviderFees, txn.fee)
-            .credit(Account::Clearing(PaymentMethod::Stripe), txn.fee);
-            let mut tx = db.begin_write().await?;
-            if ledger::post(&mut tx, &posting, now).await?.is_some() {
-                report.fees_booked.0 += txn.fee.0;
+            Some(b) if b.amount != txn.amount => {
+                report.mismatches.push(Mismatch {
+                    source: "stripe",
+                    reference: source.clone(),
+                    ledger: Some(b.amount),
+                    outside: Some(txn.amount),
+                    problem: "the amounts differ".into(),
+                    order_id: b.order_id,
+                });
+                false
             }
-            tx.commit().await?;
+            Some(_) => {
+                report.matched_stripe += 1;
+                true
+            }
+        };
+        if matched && txn.fee.0 != 0 {
+            let cause = format!("provider_fee:{}", txn.id);
+            if book_fees {
+                let posting = Posting {
+                    event_id: Some(txn.id.clone()),
+                    ..Posting::new(Kind::ProviderFee, cause)
+                }
+                .memo(source)
+                .debit(Account::ProviderFees, txn.fee)
+                .credit(Account::Clearing(PaymentMethod::Stripe), txn.fee);
+                let mut tx = db.begin_write().await?;
+                if ledger::post(&mut tx, &posting, now).await?.is_some() {
+                    report.fees_booked.0 += txn.fee.0;
+                }
+                tx.commit().await?;
+            } else {
+                let done: i64 =
+                    sqlx::query_scalar("select count(*) from ledger_transactions where cause = $1")
+                        .bind(&cause)
+                        .fetch_one(pool)
+                        .await?;
+                if done > 0 {
+                    report.fees_booked.0 += txn.fee.0;
+                } else {
+                    report.fees_unbooked.0 += txn.fee.0;
+                }
+            }
         }
     }
     for (reference, b) in booked {

@@ -137,11 +137,13 @@ impl Settlement {
         }
         let now = self.now();
         let mut tx = self.db.begin_write().await?;
-        // Only the backend's locking clause is formatted in.
+        // Lock the part (and its order) first; only then add up what was refunded, in a
+        // statement of its own, so that a refund committed while this one waited is counted
+        // (PostgreSQL reads each statement's snapshot when it starts). Only the backend's
+        // locking clause is formatted in.
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "select o.status, o.payment_reference, o.payment_method, p.status as part_status,
-                    p.items_fen + p.shipping_fen as total,
-                    (select cast(coalesce(sum(r.amount_fen), 0) as bigint) from refunds r where r.part_id = p.id) as refunded
+                    p.items_fen + p.shipping_fen as total
              from order_parts p join orders o on o.id = p.order_id
              where p.id = $1 and p.order_id = $2{}",
             self.db.backend().lock_suffix()
@@ -155,7 +157,13 @@ impl Settlement {
         if status != OrderStatus::Paid.as_str() && status != OrderStatus::Completed.as_str() {
             return Err(SettlementError::NotRefundable(status));
         }
-        let left = Fen(row.try_get::<i64, _>("total")? - row.try_get::<i64, _>("refunded")?);
+        let refunded: i64 = sqlx::query_scalar(
+            "select cast(coalesce(sum(amount_fen), 0) as bigint) from refunds where part_id = $1",
+        )
+        .bind(part)
+        .fetch_one(&mut *tx)
+        .await?;
+        let left = Fen(row.try_get::<i64, _>("total")? - refunded);
         let part_status: String = row.try_get("part_status")?;
         let left = if part_status == "returned" || part_status == "cancelled" {
             Fen(0)
@@ -227,6 +235,21 @@ impl Settlement {
             ));
         }
         let mut tx = self.db.begin_write().await?;
+        let method: String = sqlx::query_scalar(
+            "select o.payment_method from refunds r join orders o on o.id = r.order_id where r.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(SettlementError::NotFound)?;
+        if method == PaymentMethod::Stripe.as_str() && self.stripe.is_some() {
+            // Stripe pays it back, retried with its key until it does: paying it by hand too
+            // would pay twice.
+            return Err(SettlementError::invalid(
+                "refund",
+                "this refund goes back through Stripe and is retried until Stripe takes it",
+            ));
+        }
         mark_refund_paid_in(&mut tx, id, reference, self.now()).await?;
         tx.commit().await?;
         self.refund(id).await
@@ -234,11 +257,19 @@ impl Settlement {
 
     // ---- payouts ---------------------------------------------------------------------------
 
+    /// Where a producer's payouts go. A Stripe account only where the shop has Stripe, or its
+    /// payouts could never be sent.
     pub async fn set_payout_details(
         &self,
         producer: i64,
         details: PayoutDetails,
     ) -> Result<PayoutDetails, SettlementError> {
+        if matches!(details, PayoutDetails::Stripe { .. }) && self.stripe.is_none() {
+            return Err(SettlementError::invalid(
+                "method",
+                "this shop does not pay through Stripe; give a bank account",
+            ));
+        }
         payout::set_details(&self.db, producer, details, self.now()).await
     }
 
@@ -253,8 +284,12 @@ impl Settlement {
         payout::payable(&mut *self.conn().await?, producer).await
     }
 
-    /// Books this run's payouts, then sends the Stripe ones (when Stripe is configured).
+    /// Books this run's payouts, then sends the Stripe ones (when Stripe is configured). Stripe's
+    /// fees are booked first, so that clearing follows Stripe's balance.
     pub async fn settle(&self, by: &str) -> Result<SettleReport, SettlementError> {
+        if let Err(error) = self.book_stripe_fees().await {
+            tracing::warn!(%error, "Stripe fees not booked this run");
+        }
         let report = payout::settle(&self.db, self.settings.minimum_payout, by, self.now()).await?;
         self.send_stripe_payouts().await?;
         Ok(report)
@@ -305,8 +340,19 @@ impl Settlement {
         statement::statement(&mut *self.conn().await?, producer, month).await
     }
 
+    /// Books the fee Stripe kept on each movement that matches the ledger, once each.
+    pub async fn book_stripe_fees(&self) -> Result<Fen, SettlementError> {
+        let Some(stripe) = &self.stripe else {
+            return Ok(Fen(0));
+        };
+        let history = stripe.balance_transactions(0).await?;
+        Ok(reconcile::book_stripe_fees(&self.db, &history, self.now())
+            .await?
+            .fees_booked)
+    }
+
     /// Matches the ledger against Stripe's balance history (when Stripe is configured) and the
-    /// bank records; books Stripe's fees once.
+    /// bank records. Writes nothing.
     pub async fn reconcile(&self) -> Result<reconcile::Reconciliation, SettlementError> {
         let history = match &self.stripe {
             Some(stripe) => Some(stripe.balance_transactions(0).await?),
@@ -359,7 +405,7 @@ impl Settlement {
         let (order, outcome) = match (&event.object, event.kind.as_str()) {
             (EventObject::PaymentIntent(intent), "payment_intent.succeeded") => {
                 let order = self
-                    .order_of_intent(&mut tx, &intent.id, intent.order_id)
+                    .order_of_intent(&mut tx, &intent.id)
                     .await?
                     .ok_or_else(|| {
                         unusable(format!(
@@ -384,7 +430,10 @@ impl Settlement {
                 .execute(&mut *tx)
                 .await
                 .map_err(SettlementError::from)?;
-                if status == OrderStatus::AwaitingPayment.as_str() && intent.amount.0 == total {
+                if status == OrderStatus::AwaitingPayment.as_str()
+                    && intent.amount.0 == total
+                    && intent.currency == "cny"
+                {
                     self.orders
                         .act_within(&mut tx, order, &Action::Pay, Actor::System)
                         .await
@@ -421,9 +470,7 @@ impl Settlement {
                 }
             }
             (EventObject::PaymentIntent(intent), kind) if kind.starts_with("payment_intent.") => {
-                let order = self
-                    .order_of_intent(&mut tx, &intent.id, intent.order_id)
-                    .await?;
+                let order = self.order_of_intent(&mut tx, &intent.id).await?;
                 sqlx::query(
                     "update stripe_payments set status = $1, updated_at = $2 where intent_id = $3 and status <> 'succeeded'",
                 )
@@ -483,26 +530,17 @@ impl Settlement {
         Ok(outcome)
     }
 
+    /// The order a PaymentIntent of ours pays, by the intents recorded at checkout; an intent
+    /// we never made (another shop on the same account, a test) names none, whatever its
+    /// metadata says.
     async fn order_of_intent(
         &self,
         conn: &mut AnyConnection,
         intent: &str,
-        from_metadata: Option<i64>,
     ) -> Result<Option<i64>, SettlementError> {
-        let known: Option<i64> =
+        Ok(
             sqlx::query_scalar("select order_id from stripe_payments where intent_id = $1")
                 .bind(intent)
-                .fetch_optional(&mut *conn)
-                .await?;
-        if known.is_some() {
-            return Ok(known);
-        }
-        let Some(order) = from_metadata else {
-            return Ok(None);
-        };
-        Ok(
-            sqlx::query_scalar("select id from orders where id = $1 and payment_method = 'stripe'")
-                .bind(order)
                 .fetch_optional(conn)
                 .await?,
         )
@@ -560,7 +598,8 @@ impl Settlement {
             "select r.id, r.amount_fen, s.intent_id from refunds r
              join orders o on o.id = r.order_id
              join stripe_payments s on s.order_id = r.order_id
-             where r.status = 'pending' and o.payment_method = 'stripe' and r.created_at < $1
+             where r.status = 'pending' and r.provider_ref is null
+               and o.payment_method = 'stripe' and r.created_at < $1
              order by r.id limit 100",
         )
         .bind(self.now() - 60_000)
@@ -594,20 +633,44 @@ impl Settlement {
             .await
         {
             Ok(done) => {
-                let result = async {
-                    let mut tx = self.db.begin_write().await?;
-                    mark_refund_paid_in(&mut tx, refund, &done.id, self.now()).await?;
-                    tx.commit().await?;
-                    Ok::<_, SettlementError>(())
-                }
-                .await;
-                if let Err(error) = result {
+                if let Err(error) = record_stripe_refund(&self.db, refund, &done, self.now()).await
+                {
                     tracing::warn!(refund, %error, "refund sent but not booked");
                 }
             }
             Err(error) => tracing::warn!(refund, %error, "Stripe refund failed; it stays pending"),
         }
     }
+}
+
+/// What Stripe answered to refund `refund`: booked paid back once Stripe says `succeeded`;
+/// otherwise (Alipay and WeChat Pay refunds may take a while) its Stripe id is kept, it stays
+/// owed, and the `refund.updated` webhook or the next retry (same key, same refund) books it.
+/// Returns whether it is paid back now.
+pub(crate) async fn record_stripe_refund(
+    db: &jinguo_common::Db,
+    refund: i64,
+    done: &crate::stripe::StripeRefund,
+    now: Millis,
+) -> Result<bool, SettlementError> {
+    let mut tx = db.begin_write().await?;
+    if done.status != "succeeded" {
+        sqlx::query("update refunds set provider_ref = $1 where id = $2 and status = 'pending'")
+            .bind(&done.id)
+            .bind(refund)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(refund, stripe = %done.id, status = %done.status, "Stripe refund not final yet");
+        return Ok(false);
+    }
+    match mark_refund_paid_in(&mut tx, refund, &done.id, now).await {
+        // The webhook got there first.
+        Err(SettlementError::RefundAlreadyPaid(_)) => return Ok(true),
+        other => other?,
+    }
+    tx.commit().await?;
+    Ok(true)
 }
 
 fn read_refund(r: &sqlx::any::AnyRow) -> Result<Refund, SettlementError> {

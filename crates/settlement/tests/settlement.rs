@@ -255,7 +255,7 @@ db_test!(async fn payout_details_are_checked(db) {
     let s = shop(db).await;
     let (a, _) = two_producers_completed(&s).await;
     for (details, field) in [
-        (PayoutDetails::Stripe { account: "12345".into() }, "stripe_account"),
+        (PayoutDetails::Stripe { account: "acct_1Valid".into() }, "method"),
         (PayoutDetails::Bank { account_name: "".into(), account_no: "62170000".into(), bank_name: "农行".into() }, "account_name"),
         (PayoutDetails::Bank { account_name: "车间".into(), account_no: "6217-0000".into(), bank_name: "农行".into() }, "account_no"),
         (PayoutDetails::Bank { account_name: "车间".into(), account_no: "62170000".into(), bank_name: " ".into() }, "bank_name"),
@@ -264,4 +264,37 @@ db_test!(async fn payout_details_are_checked(db) {
         assert!(matches!(err, SettlementError::Invalid { field: f, .. } if f == field), "{err}");
     }
     assert_eq!(s.settlement.payout_details(a).await.unwrap(), None, "nothing kept");
+    let not_an_account = PayoutDetails::Stripe { account: "12345".into() }.validate().unwrap_err();
+    assert!(matches!(not_an_account, SettlementError::Invalid { field: "stripe_account", .. }));
+});
+
+db_test!(async fn refunds_made_at_once_never_exceed_the_part(db) {
+    let s = shop(db).await;
+    let me = buyer(&s, "13800000005").await;
+    let (larou, _, _) = sku_of(&s, "chengkou-larou-500g").await;
+    let order = place(&s, me, &[(larou, 1)]).await;
+    pay(&s, order).await;
+    let o = s.orders.order(order).await.unwrap();
+    let part = &o.parts[0];
+    let total = part.items.0 + part.shipping.0;
+    let each = Fen(total * 2 / 5);
+    let tries: Vec<_> = (0..6)
+        .map(|_| {
+            let settlement = s.settlement.clone();
+            let (staff, id) = (s.staff, part.id);
+            tokio::spawn(async move { settlement.refund_part(staff, order, id, each, "同时退款").await })
+        })
+        .collect();
+    let mut made = 0;
+    for t in tries {
+        match t.await.unwrap() {
+            Ok(_) => made += 1,
+            Err(SettlementError::RefundTooLarge { .. }) => {}
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert_eq!(made, 2, "two refunds of 40% fit, the third does not");
+    assert_eq!(owed(&s, Account::RefundsDue).await, Fen(each.0 * 2));
+    assert_eq!(owed(&s, Account::Escrow).await, Fen(o.total.0 - each.0 * 2));
+    assert_ledger_whole(&s).await;
 });

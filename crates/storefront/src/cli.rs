@@ -129,6 +129,15 @@ struct SettleArgs {
 enum LedgerCommand {
     /// Check that every transaction balances and debits equal credits; exits 1 when not
     Check,
+    /// Correct a transaction booked in error by posting its exact reverse (once)
+    Reverse {
+        /// The transaction's id
+        #[arg(value_name = "ID")]
+        id: i64,
+        /// Why, kept with the reversal
+        #[arg(long, value_name = "TEXT")]
+        memo: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -394,6 +403,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::User(UserCommand::Create(args)) => create_user(settings, args).await,
         Command::Settle(args) => settle(settings, args).await,
         Command::Ledger(LedgerCommand::Check) => ledger_check(settings).await,
+        Command::Ledger(LedgerCommand::Reverse { id, memo }) => {
+            ledger_reverse(settings, id, &memo).await
+        }
         Command::Payouts(command) => payouts(settings, command).await,
     }
 }
@@ -411,6 +423,22 @@ async fn settle(settings: Settings, args: SettleArgs) -> anyhow::Result<()> {
     let minimum =
         jinguo_common::money::Fen(args.minimum_fen.unwrap_or(settings.minimum_payout_fen));
     let clock = Clock::system();
+    let gateway = crate::app::stripe_gateway(&settings)?;
+    if let Some(gateway) = &gateway {
+        // Stripe's fees first, so that clearing follows Stripe's balance.
+        match gateway.balance_transactions(0).await {
+            Ok(history) => {
+                let fees =
+                    jinguo_settlement::reconcile::book_stripe_fees(&db, &history, clock.now_ms())
+                        .await?
+                        .fees_booked;
+                println!("Stripe fees booked: {fees}");
+            }
+            Err(error) => eprintln!(
+                "Stripe's balance history is not available ({error}); fees not booked this run"
+            ),
+        }
+    }
     let report = payout::settle(&db, minimum, "jinguo settle", clock.now_ms()).await?;
     match report.batch_id {
         Some(batch) => {
@@ -431,8 +459,8 @@ async fn settle(settings: Settings, args: SettleArgs) -> anyhow::Result<()> {
     for (producer, why) in &report.skipped {
         println!("  skipped producer {producer}: {why}");
     }
-    if let Some(gateway) = crate::app::stripe_gateway(&settings)? {
-        let sent = payout::send_stripe(&db, &gateway, clock.now_ms()).await?;
+    if let Some(gateway) = &gateway {
+        let sent = payout::send_stripe(&db, gateway, clock.now_ms()).await?;
         println!("sent {sent} Stripe transfers");
     } else if report.payouts.iter().any(|p| p.method == "stripe") {
         println!("Stripe is not configured: Stripe payouts stay pending");
@@ -467,6 +495,29 @@ async fn ledger_check(settings: Settings) -> anyhow::Result<()> {
     } else {
         anyhow::bail!("the ledger does not balance")
     }
+}
+
+async fn ledger_reverse(settings: Settings, id: i64, memo: &str) -> anyhow::Result<()> {
+    let memo = memo.trim();
+    if memo.is_empty() {
+        anyhow::bail!("--memo: say why the transaction is reversed");
+    }
+    let db = database(&settings).await?;
+    let mut tx = db.begin_write().await?;
+    let reversal = jinguo_settlement::ledger::reverse(&mut tx, id, memo, Clock::system().now_ms())
+        .await
+        .map_err(|e| match e {
+            jinguo_settlement::SettlementError::NotFound => {
+                anyhow::anyhow!("there is no ledger transaction {id}")
+            }
+            other => other.into(),
+        })?;
+    tx.commit().await?;
+    match reversal {
+        Some(r) => println!("transaction {id} reversed by transaction {r}"),
+        None => println!("transaction {id} was already reversed; nothing written"),
+    }
+    Ok(())
 }
 
 async fn payouts(settings: Settings, command: PayoutsCommand) -> anyhow::Result<()> {

@@ -272,10 +272,6 @@ impl From<jinguo_settlement::SettlementError> for AppError {
                 StatusCode::CONFLICT,
                 Msg::new("errors.not_refundable").with("status", status),
             ),
-            E::NoPayoutDetails(producer) => (
-                StatusCode::BAD_REQUEST,
-                Msg::new("errors.no_payout_details").with("producer", producer),
-            ),
             E::PayoutNotOpen(id, status) => (
                 StatusCode::CONFLICT,
                 Msg::new("errors.payout_not_open")

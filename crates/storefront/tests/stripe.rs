@@ -302,6 +302,9 @@ db_test!(async fn refunds_and_payouts_go_through_stripe_once(db) {
     let again = api(&shop, "POST", "/api/v1/staff/settle", Some(&staff), None).await.json();
     assert_eq!(again["batch_id"], serde_json::Value::Null);
     assert_eq!(fake.requests_to("POST", "/v1/transfers").len(), 1, "never sent twice");
+    let failed = api(&shop, "POST", &format!("/api/v1/staff/payouts/{payout_id}/failed"), Some(&staff),
+        Some(json!({"note": "looks failed"}))).await;
+    assert_eq!(failed.status, StatusCode::BAD_REQUEST, "a Stripe payout is never put back by hand: {}", failed.text());
     let mine = api(&shop, "GET", "/api/v1/producer/payouts", Some(&producer_token), None).await.json();
     assert_eq!(mine[0]["status"], "sent");
     assert_eq!(owed(&shop, Account::Payable(producer)).await, 0);

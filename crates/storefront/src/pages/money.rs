@@ -947,6 +947,7 @@ struct ReconciliationPage {
     matched_bank: usize,
     stripe_checked: bool,
     fees_booked: String,
+    fees_unbooked: String,
     mismatches: Vec<MismatchRow>,
 }
 
@@ -963,6 +964,7 @@ pub async fn reconciliation(
         matched_bank: r.matched_bank,
         stripe_checked: r.stripe_checked,
         fees_booked: money(r.fees_booked),
+        fees_unbooked: money(r.fees_unbooked),
         mismatches: r
             .mismatches
             .into_iter()

@@ -194,8 +194,21 @@ pub async fn order(
 ) -> Result<Response, AppError> {
     let (order, viewer) = shop::visible_order(&state, &user, id).await?;
     let lang = req.lang;
-    let payment = if viewer == Viewer::Buyer && order.status == OrderStatus::AwaitingPayment {
-        match state.orders.payment_instructions(&order).await? {
+    // When the provider cannot be reached, the order is shown without the payment box (the
+    // buyer can still see and cancel it) and the next view asks again.
+    let instructions = if viewer == Viewer::Buyer && order.status == OrderStatus::AwaitingPayment {
+        match state.orders.payment_instructions(&order).await {
+            Ok(instructions) => Some(instructions),
+            Err(error) => {
+                tracing::warn!(order = order.id, %error, "payment instructions unavailable");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let payment = if let Some(instructions) = instructions {
+        match instructions {
             PaymentInstructions::BankTransfer {
                 payee_name,
                 bank,
@@ -450,8 +463,8 @@ struct PayPage {
 
 /// Where Stripe's checkout may load from, on this page only; every other page allows no script.
 const PAY_PAGE_CSP: &str = "default-src 'self'; img-src 'self' data: https://*.stripe.com; \
-     style-src 'self' 'unsafe-inline'; script-src 'self' https://js.stripe.com; \
-     frame-src https://js.stripe.com https://hooks.stripe.com; connect-src 'self' https://api.stripe.com; \
+     style-src 'self' 'unsafe-inline'; script-src 'self' https://js.stripe.com https://*.js.stripe.com; \
+     frame-src https://js.stripe.com https://*.js.stripe.com https://hooks.stripe.com; connect-src 'self' https://api.stripe.com; \
      frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /// The buyer's Stripe payment page for an unpaid order: Stripe's Payment Element, given the
