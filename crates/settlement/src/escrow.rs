@@ -5,8 +5,9 @@
 //!   and shipping, less refunds already made on it) leaves escrow; the platform fee goes to
 //!   `platform_fee`, the rest to the producer's payable;
 //! - a refund owed: before its part is released it comes out of escrow, after out of the
-//!   producer's payable (which may go below zero, and is netted against the next payout); it is
-//!   owed (`refunds_due`) until the provider or staff pays it back, then leaves clearing.
+//!   producer's payable (which may go below zero, and is netted against the next payout) and the
+//!   platform's fee in proportion; it is owed (`refunds_due`) until the provider or staff pays it
+//!   back, then leaves clearing.
 //!
 //! [`Escrow`] is the order crate's [`Books`]: each posting is written in the same transaction as
 //! the order change that causes it.
@@ -81,7 +82,16 @@ impl Books for Escrow {
             ledger::post(conn, &posting, change.now).await?;
         }
         if let Some((refund, part, amount)) = change.refund {
-            owe_refund(conn, order.id, refund, part, Fen(amount), change.now).await?;
+            owe_refund(
+                conn,
+                order.id,
+                refund,
+                part,
+                Fen(amount),
+                self.fee,
+                change.now,
+            )
+            .await?;
         }
         for (part, _, to) in &t.parts {
             if *to == PartStatus::Completed {
@@ -139,32 +149,33 @@ async fn release(
     Ok(())
 }
 
-/// Books refund `refund` as owed to the buyer: out of escrow, or out of the producer's payable
-/// once the part has been released.
+/// Books refund `refund` as owed to the buyer: out of escrow, or, once the part has been
+/// released, out of the producer's payable and the platform's fee in proportion (the platform
+/// gives back its fee on what is refunded: `fee` on the amount, rounded down as it was charged,
+/// so what is given back never exceeds what was kept).
 pub(crate) async fn owe_refund(
     conn: &mut AnyConnection,
     order: i64,
     refund: i64,
     part: Option<i64>,
     amount: Fen,
+    fee: FeeRate,
     now: Millis,
 ) -> Result<(), SettlementError> {
-    let mut from = Account::Escrow;
     let mut producer = None;
+    let mut released = false;
     if let Some(part) = part {
         let p: i64 = sqlx::query_scalar("select producer_id from order_parts where id = $1")
             .bind(part)
             .fetch_one(&mut *conn)
             .await?;
         producer = Some(p);
-        let released: i64 =
+        let n: i64 =
             sqlx::query_scalar("select count(*) from ledger_transactions where cause = $1")
                 .bind(format!("release:part:{part}"))
                 .fetch_one(&mut *conn)
                 .await?;
-        if released > 0 {
-            from = Account::Payable(p);
-        }
+        released = n > 0;
     }
     let posting = Posting {
         order_id: Some(order),
@@ -172,8 +183,16 @@ pub(crate) async fn owe_refund(
         refund_id: Some(refund),
         producer_id: producer,
         ..Posting::new(Kind::Refund, format!("refund:{refund}"))
+    };
+    let posting = match producer {
+        Some(p) if released => {
+            let fee_back = fee.fee_on(amount);
+            posting
+                .debit(Account::Payable(p), Fen(amount.0 - fee_back.0))
+                .debit(Account::PlatformFee, fee_back)
+        }
+        _ => posting.debit(Account::Escrow, amount),
     }
-    .debit(from, amount)
     .credit(Account::RefundsDue, amount);
     ledger::post(conn, &posting, now).await?;
     Ok(())

@@ -23,12 +23,16 @@ use crate::stripe::{EventObject, StripeGateway, WebhookError};
 pub struct SettlementSettings {
     /// Producers owed less than this wait for the next run.
     pub minimum_payout: Fen,
+    /// The platform's fee, as the order books charge it (given back in proportion on refunds
+    /// after release).
+    pub fee: crate::FeeRate,
 }
 
 impl Default for SettlementSettings {
     fn default() -> Self {
         SettlementSettings {
             minimum_payout: Fen(10_000),
+            fee: crate::FeeRate::default(),
         }
     }
 }
@@ -188,7 +192,16 @@ impl Settlement {
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
-        escrow::owe_refund(&mut tx, order, id, Some(part), amount, now).await?;
+        escrow::owe_refund(
+            &mut tx,
+            order,
+            id,
+            Some(part),
+            amount,
+            self.settings.fee,
+            now,
+        )
+        .await?;
         tx.commit().await?;
         let reference: String = row.try_get("payment_reference")?;
         let method: String = row.try_get("payment_method")?;

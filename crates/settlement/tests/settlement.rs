@@ -65,9 +65,11 @@ db_test!(async fn money_follows_the_order_to_each_producer(db) {
     assert_eq!(owed(&s, Account::Payable(honey_producer)).await, Fen(b_left - fee(b_left)));
     assert_eq!(owed(&s, Account::Escrow).await, Fen(0), "everything is released");
 
-    // After release a refund comes out of the producer's payable.
+    // After release a refund comes out of the producer's payable, and the platform gives back
+    // its fee on it.
     let r2 = s.settlement.refund_part(s.staff, order, a.id, Fen(200), "late complaint").await.unwrap();
-    assert_eq!(owed(&s, Account::Payable(larou_producer)).await, Fen(a_total - fee(a_total) - 200));
+    assert_eq!(owed(&s, Account::Payable(larou_producer)).await, Fen(a_total - fee(a_total) - (200 - fee(200))));
+    assert_eq!(owed(&s, Account::PlatformFee).await, Fen(fee(a_total) + fee(b_left) - fee(200)));
     assert_eq!(owed(&s, Account::RefundsDue).await, Fen(300));
 
     // Staff pay the refunds back: they leave the bank account, once.

@@ -121,6 +121,7 @@ impl AppState {
             stripe,
             SettlementSettings {
                 minimum_payout: Fen(settings.minimum_payout_fen),
+                fee,
             },
         );
         Ok(AppState(Arc::new(Inner {

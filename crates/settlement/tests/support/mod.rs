@@ -76,6 +76,7 @@ pub async fn shop_with_stripe(db: TestDb, stripe: Option<Arc<StripeGateway>>) ->
         stripe,
         SettlementSettings {
             minimum_payout: Fen(1),
+            fee: FeeRate::basis_points(FEE_BP).unwrap(),
         },
     );
     let accounts = Accounts::new(
