@@ -175,6 +175,13 @@ impl Settlement {
             left
         };
         if amount > left {
+            tracing::info!(
+                order,
+                part,
+                asked = amount.0,
+                left = left.0,
+                "refund refused: more than is left"
+            );
             return Err(SettlementError::RefundTooLarge {
                 asked: amount,
                 left,
