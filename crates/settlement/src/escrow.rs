@@ -102,7 +102,8 @@ impl Books for Escrow {
     }
 }
 
-async fn payment_method(
+/// How order `order` is paid: which clearing account its money moves through.
+pub(crate) async fn payment_method(
     conn: &mut AnyConnection,
     order: i64,
 ) -> Result<PaymentMethod, SettlementError> {
@@ -110,11 +111,7 @@ async fn payment_method(
         .bind(order)
         .fetch_one(conn)
         .await?;
-    Ok(if method == PaymentMethod::Stripe.as_str() {
-        PaymentMethod::Stripe
-    } else {
-        PaymentMethod::BankTransfer
-    })
+    PaymentMethod::parse(&method).ok_or_else(|| SettlementError::invalid("payment_method", method))
 }
 
 /// Moves what is left of a completed part from escrow to its producer, less the fee.

@@ -740,15 +740,7 @@ pub(crate) async fn mark_refund_paid_in(
     if done.rows_affected() != 1 {
         return Err(SettlementError::RefundAlreadyPaid(id));
     }
-    let method: String = sqlx::query_scalar("select payment_method from orders where id = $1")
-        .bind(refund.order_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    let method = if method == PaymentMethod::Stripe.as_str() {
-        PaymentMethod::Stripe
-    } else {
-        PaymentMethod::BankTransfer
-    };
+    let method = escrow::payment_method(conn, refund.order_id).await?;
     let posting = Posting {
         order_id: Some(refund.order_id),
         part_id: refund.part_id,
