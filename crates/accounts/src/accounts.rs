@@ -8,7 +8,8 @@ use crate::AccountError;
 use crate::login::Login;
 use crate::password::{HashCost, Hasher};
 use crate::session::{self, Session, SessionKind, Token};
-use crate::user::{self, COLUMNS, Role, User, UserId};
+use crate::settings::AccountSettings;
+use crate::user::{self, COLUMNS, ProducerId, Role, User, UserId};
 
 /// How many failed sign-ins are tolerated within a window before further tries are refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +55,11 @@ impl Accounts {
         }
     }
 
+    /// Accounts as the settings say: how passwords are hashed and how sign-ins are limited.
+    pub fn from_settings(db: Db, clock: Clock, settings: &AccountSettings) -> Accounts {
+        Accounts::new(db, clock, settings.password_hash, settings.limits())
+    }
+
     fn now(&self) -> Millis {
         self.clock.now_ms()
     }
@@ -64,7 +70,7 @@ impl Accounts {
         login: &str,
         password: &str,
         role: Role,
-        producer_id: Option<i64>,
+        producer_id: Option<ProducerId>,
     ) -> Result<User, AccountError> {
         let login = Login::parse(login)?;
         if (role == Role::Producer) != producer_id.is_some() {
@@ -80,7 +86,7 @@ impl Accounts {
         .bind(login.as_str())
         .bind(login.kind())
         .bind(&hash)
-        .bind(role.as_str())
+        .bind(role)
         .bind(producer_id)
         .bind(now)
         .fetch_optional(self.db.pool())
@@ -157,7 +163,7 @@ impl Accounts {
         };
         match found {
             Some((user, _)) if matches => {
-                let mut tx = self.db.pool().begin().await?;
+                let mut tx = self.db.begin_write().await?;
                 sqlx::query("delete from login_failures where subject = $1")
                     .bind(&login_subject)
                     .execute(&mut *tx)
@@ -173,7 +179,7 @@ impl Accounts {
             }
             _ => {
                 // The attempt rows already stand as failures.
-                let mut tx = self.db.pool().begin().await?;
+                let mut tx = self.db.begin_write().await?;
                 sqlx::query("delete from login_failures where at < $1")
                     .bind(now - self.limits.window_ms)
                     .execute(&mut *tx)
@@ -249,7 +255,7 @@ impl Accounts {
             return Err(AccountError::WrongCredentials);
         }
         let new_hash = self.hasher.hash(new).await?;
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         sqlx::query("update users set password_hash = $1, updated_at = $2 where id = $3")
             .bind(&new_hash)
             .bind(self.now())

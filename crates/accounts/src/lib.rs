@@ -10,6 +10,9 @@ mod error;
 pub mod login;
 mod password;
 pub mod session;
+mod settings;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod user;
 
 pub use accounts::{Accounts, Limits};
@@ -17,4 +20,5 @@ pub use error::AccountError;
 pub use login::Login;
 pub use password::HashCost;
 pub use session::{Session, SessionKind, Token};
-pub use user::{Role, User, UserId};
+pub use settings::AccountSettings;
+pub use user::{ProducerId, Role, User, UserId};

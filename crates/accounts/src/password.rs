@@ -12,12 +12,13 @@ use crate::AccountError;
 pub const MIN_PASSWORD: usize = 8;
 pub const MAX_PASSWORD: usize = 128;
 
-/// How costly a hash is. `Standard` is OWASP's argon2id recommendation (19 MiB, 2 passes);
-/// `Fast` exists for tests that create hundreds of accounts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HashCost {
-    Standard,
-    Fast,
+jinguo_common::text_enum! {
+    /// How costly a hash is. `Standard` is OWASP's argon2id recommendation (19 MiB, 2 passes);
+    /// `Fast` exists for tests that create hundreds of accounts.
+    pub enum HashCost {
+        Standard = "standard",
+        Fast = "fast",
+    }
 }
 
 #[derive(Clone)]

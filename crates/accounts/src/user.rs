@@ -4,47 +4,17 @@ use jinguo_common::clock::Millis;
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
-use std::fmt;
-use std::str::FromStr;
 
-jinguo_common::id_type!(UserId);
+pub use jinguo_common::ids::{ProducerId, UserId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Buys.
-    Consumer,
-    /// Works for one producer: sees and ships that producer's parts of orders.
-    Producer,
-    /// Federation staff: verifies, confirms payments, sets delivery restrictions.
-    Staff,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Consumer => "consumer",
-            Role::Producer => "producer",
-            Role::Staff => "staff",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "consumer" => Ok(Role::Consumer),
-            "producer" => Ok(Role::Producer),
-            "staff" => Ok(Role::Staff),
-            other => Err(format!("“{other}” is not consumer, producer or staff")),
-        }
+jinguo_common::text_enum! {
+    pub enum Role {
+        /// Buys.
+        Consumer = "consumer",
+        /// Works for one producer: sees and ships that producer's parts of orders.
+        Producer = "producer",
+        /// Federation staff: verifies, confirms payments, sets delivery restrictions.
+        Staff = "staff",
     }
 }
 
@@ -54,7 +24,7 @@ pub struct User {
     pub login: String,
     pub role: Role,
     /// The producer a producer-staff account works for (its id in the catalog).
-    pub producer_id: Option<i64>,
+    pub producer_id: Option<ProducerId>,
     pub display_name: String,
     pub created_at: Millis,
 }
@@ -63,13 +33,10 @@ pub(crate) const COLUMNS: &str =
     "u.id, u.login, u.role, u.producer_id, u.display_name, u.created_at";
 
 pub(crate) fn from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
-    let role: String = row.try_get("role")?;
     Ok(User {
-        id: UserId(row.try_get("id")?),
+        id: row.try_get("id")?,
         login: row.try_get("login")?,
-        role: role
-            .parse()
-            .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
+        role: row.try_get("role")?,
         producer_id: row.try_get("producer_id")?,
         display_name: row.try_get("display_name")?,
         created_at: row.try_get("created_at")?,
@@ -97,4 +64,15 @@ pub(crate) async fn with_hash(
         .await?;
     row.map(|r| Ok((from_row(&r)?, r.try_get("password_hash")?)))
         .transpose()
+}
+
+/// The staff accounts of a producer (to tell them of orders to ship and returns to decide).
+pub async fn staff_of_producer(
+    conn: &mut AnyConnection,
+    producer: ProducerId,
+) -> Result<Vec<UserId>, sqlx::Error> {
+    sqlx::query_scalar("select id from users where producer_id = $1 order by id")
+        .bind(producer)
+        .fetch_all(conn)
+        .await
 }

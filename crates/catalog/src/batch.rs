@@ -13,6 +13,7 @@ use crate::error::{check_date, check_len, check_text};
 use crate::image::ImageId;
 use crate::producer::{self, Producer};
 use crate::product::{self, Product, ProductId};
+use jinguo_common::invalid::{Field, Problem};
 
 jinguo_common::id_type!(BatchId);
 
@@ -49,18 +50,24 @@ pub struct NewBatch {
 
 impl NewBatch {
     pub fn validate(&self, today: time::Date) -> Result<(), CatalogError> {
-        check_text("batch_no", &self.batch_no, 40)?;
-        let date = check_date("produced_on", &self.produced_on)?;
+        check_text(Field::BatchNo, &self.batch_no, 40)?;
+        let date = check_date(Field::ProducedOn, &self.produced_on)?;
         if date > today {
             return Err(CatalogError::invalid(
-                "produced_on",
-                format!("{} is in the future", self.produced_on),
+                Field::ProducedOn,
+                Problem::InTheFuture,
             ));
         }
-        check_len("site", &self.site, 80)?;
-        check_len("note", &self.note, 200)?;
+        check_len(Field::Site, &self.site, 80)?;
+        check_len(Field::Note, &self.note, 200)?;
         if self.quantity.is_some_and(|q| q < 0) {
-            return Err(CatalogError::invalid("quantity", "must not be negative"));
+            return Err(CatalogError::invalid(
+                Field::Quantity,
+                Problem::Range {
+                    min: 0,
+                    max: i64::MAX,
+                },
+            ));
         }
         Ok(())
     }

@@ -18,8 +18,12 @@ use crate::listing::{self, Browse, ListingQuery, Page, Sort};
 use crate::outbox::{self, OutboxError};
 use crate::producer::{self, Producer, ProducerId};
 use crate::product::{self, ProductDetail, ProductId, ProductStatus, ProductSummary, SkuId};
+use crate::search::embedded::EmbeddedSearch;
+use crate::search::meili::MeiliSearch;
 use crate::search::{self, ProductSearch, Progress, date_number};
+use crate::settings::CatalogSettings;
 use jinguo_common::cache::{Freshness, TtlMap};
+use secrecy::ExposeSecret;
 
 /// Rows the search worker sends in one batch.
 const OUTBOX_BATCH: i64 = 200;
@@ -108,6 +112,48 @@ impl Catalog {
                 outbox_lease: outbox::LEASE_MS,
             }),
         }
+    }
+
+    /// The catalog as `settings` describe it: its search backend opened (Meilisearch when a
+    /// server is named, else the embedded index under `data_dir`) and brought in step with the
+    /// tables. A Meilisearch server that is down does not keep the shop closed: search shows a
+    /// notice and the outbox holds changes until it answers.
+    pub async fn open(
+        db: Db,
+        clock: Clock,
+        settings: &CatalogSettings,
+        data_dir: &std::path::Path,
+    ) -> Result<Catalog, CatalogError> {
+        let (search, created): (Arc<dyn ProductSearch>, bool) = match &settings.meili_url {
+            Some(url) => {
+                let key = settings.meili_key.as_ref().map(|k| k.expose_secret());
+                let meili = MeiliSearch::new(url.as_str(), key, &settings.meili_index)?;
+                match meili.apply_settings().await {
+                    Ok(()) => {
+                        tracing::info!(%url, index = %settings.meili_index, "search: Meilisearch")
+                    }
+                    Err(error) => tracing::warn!(
+                        %url, %error,
+                        "Meilisearch is not answering; search shows a notice until it does"
+                    ),
+                }
+                (Arc::new(meili), false)
+            }
+            None => {
+                let (search, created) = EmbeddedSearch::open(&data_dir.join("search"))?;
+                (Arc::new(search), created)
+            }
+        };
+        let catalog = Catalog::with_cache_ttl(db, clock, search, settings.cache_ttl)
+            .with_outbox_lease(settings.outbox_lease);
+        match catalog.ensure_search_index(created).await {
+            Ok(_) => {}
+            Err(error) if settings.meili_url.is_some() => {
+                tracing::warn!(%error, "search index not checked at start-up; search shows a notice until it answers");
+            }
+            Err(error) => return Err(error),
+        }
+        Ok(catalog)
     }
 
     /// The same catalog with its search worker leasing outbox rows for `lease` (a dead worker's
@@ -278,27 +324,7 @@ impl Catalog {
             let product = found
                 .filter(|p| p.status == ProductStatus::Published)
                 .ok_or_else(|| CatalogError::not_found("product", slug))?;
-            let producer = producer::by_id(&mut conn, product.producer_id)
-                .await?
-                .ok_or_else(|| {
-                    CatalogError::not_found("producer", product.producer_id.to_string())
-                })?;
-            let category = category::by_id(&mut conn, product.category_id)
-                .await?
-                .ok_or_else(|| {
-                    CatalogError::not_found("category", product.category_id.to_string())
-                })?;
-            let skus = product::skus_of(&mut conn, product.id).await?;
-            let images = product::images_of(&mut conn, product.id).await?;
-            let batches = batch::of_product(&mut conn, product.id).await?;
-            Ok(ProductDetail {
-                product,
-                producer,
-                category,
-                skus,
-                images,
-                batches,
-            })
+            product::detail(&mut conn, product).await
         };
         self.inner
             .cache
@@ -376,7 +402,7 @@ impl Catalog {
     // ---- writing -------------------------------------------------------------------------
 
     pub async fn set_price(&self, sku: SkuId, price: Fen) -> Result<(), CatalogError> {
-        let mut tx = self.inner.db.pool().begin().await?;
+        let mut tx = self.inner.db.begin_write().await?;
         product::set_price(&mut tx, sku, price, self.now()).await?;
         tx.commit().await?;
         self.changed();
@@ -384,7 +410,42 @@ impl Catalog {
     }
 
     pub async fn set_stock(&self, sku: SkuId, stock: i64) -> Result<(), CatalogError> {
-        let mut tx = self.inner.db.pool().begin().await?;
+        let mut tx = self.inner.db.begin_write().await?;
+        product::set_stock(&mut tx, sku, stock, self.now()).await?;
+        tx.commit().await?;
+        self.changed();
+        Ok(())
+    }
+
+    /// The names of these producers (for lists of orders, payouts and the like).
+    pub async fn producer_names(
+        &self,
+        ids: &[ProducerId],
+    ) -> Result<std::collections::HashMap<ProducerId, producer::ProducerName>, CatalogError> {
+        Ok(producer::names(&mut *self.conn().await?, ids).await?)
+    }
+
+    /// Every SKU of a producer's products, for its stock page.
+    pub async fn producer_skus(
+        &self,
+        producer: ProducerId,
+    ) -> Result<Vec<product::ProducerSku>, CatalogError> {
+        Ok(product::skus_of_producer(&mut *self.conn().await?, producer).await?)
+    }
+
+    /// A producer's stock-take of one of its own SKUs. Another producer's SKU looks the same as
+    /// no SKU. Stock is what is free to sell: units held by unpaid orders and units sold are not
+    /// part of it.
+    pub async fn set_stock_of(
+        &self,
+        producer: ProducerId,
+        sku: SkuId,
+        stock: i64,
+    ) -> Result<(), CatalogError> {
+        let mut tx = self.inner.db.begin_write().await?;
+        if product::producer_of_sku(&mut tx, sku).await? != Some(producer) {
+            return Err(CatalogError::not_found("SKU", sku.to_string()));
+        }
         product::set_stock(&mut tx, sku, stock, self.now()).await?;
         tx.commit().await?;
         self.changed();
@@ -396,7 +457,7 @@ impl Catalog {
         product: ProductId,
         status: ProductStatus,
     ) -> Result<(), CatalogError> {
-        let mut tx = self.inner.db.pool().begin().await?;
+        let mut tx = self.inner.db.begin_write().await?;
         product::set_status(&mut tx, product, status, self.now()).await?;
         tx.commit().await?;
         self.changed();
@@ -411,7 +472,7 @@ impl Catalog {
         certificate: Option<(&str, &str)>,
     ) -> Result<(), CatalogError> {
         let now = self.now();
-        let mut tx = self.inner.db.pool().begin().await?;
+        let mut tx = self.inner.db.begin_write().await?;
         producer::set_verification(&mut tx, producer, verified, certificate, now).await?;
         let products = product::ids_of_producer(&mut tx, producer).await?;
         outbox::enqueue(&mut tx, &products, now).await?;

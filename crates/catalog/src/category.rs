@@ -6,6 +6,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::CatalogError;
 use crate::error::{check_slug, check_text};
+use jinguo_common::invalid::Field;
 
 jinguo_common::id_type!(CategoryId);
 
@@ -30,8 +31,8 @@ pub struct NewCategory {
 
 impl NewCategory {
     pub fn validate(&self) -> Result<(), CatalogError> {
-        check_slug("slug", &self.slug)?;
-        check_text("name", &self.name, 40)?;
+        check_slug(Field::Slug, &self.slug)?;
+        check_text(Field::Name, &self.name, 40)?;
         Ok(())
     }
 }

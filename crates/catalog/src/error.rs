@@ -1,3 +1,5 @@
+use jinguo_common::invalid::{self, Field, Invalid, Problem};
+
 use crate::image::ImageError;
 use crate::search::SearchError;
 
@@ -6,25 +8,22 @@ use crate::search::SearchError;
 pub enum CatalogError {
     #[error("{what} “{key}” does not exist")]
     NotFound { what: &'static str, key: String },
-    #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
     #[error("search is unavailable: {0}")]
     Search(#[from] SearchError),
     #[error(transparent)]
     Image(#[from] ImageError),
+    /// The compiled-in demo catalog does not read (a build with a broken `demo/catalog.toml`).
+    #[error("the demo catalog: {0}")]
+    Demo(String),
     #[error("database error: {0}")]
     General(#[from] sqlx::Error),
 }
 
 impl CatalogError {
-    pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        CatalogError::Invalid {
-            field,
-            message: message.into(),
-        }
+    pub(crate) fn invalid(field: Field, problem: Problem) -> Self {
+        CatalogError::Invalid(Invalid::new(field, problem))
     }
 
     pub(crate) fn not_found(what: &'static str, key: impl Into<String>) -> Self {
@@ -36,7 +35,7 @@ impl CatalogError {
 }
 
 /// Checks a slug: lowercase ASCII letters and digits in hyphen-separated words, at most 80.
-pub(crate) fn check_slug(field: &'static str, slug: &str) -> Result<(), CatalogError> {
+pub(crate) fn check_slug(field: Field, slug: &str) -> Result<(), CatalogError> {
     let ok = !slug.is_empty()
         && slug.len() <= 80
         && slug.split('-').all(|w| {
@@ -49,36 +48,35 @@ pub(crate) fn check_slug(field: &'static str, slug: &str) -> Result<(), CatalogE
     } else {
         Err(CatalogError::invalid(
             field,
-            format!(
-                "“{slug}” is not a slug (lowercase letters and digits joined by hyphens, at most 80)"
-            ),
+            Problem::NotASlug {
+                value: slug.to_owned(),
+            },
         ))
     }
 }
 
 /// Checks that a required text is present and at most `max` characters.
-pub(crate) fn check_text(field: &'static str, text: &str, max: usize) -> Result<(), CatalogError> {
-    if text.trim().is_empty() {
-        return Err(CatalogError::invalid(field, "must not be empty"));
-    }
-    check_len(field, text, max)
+pub(crate) fn check_text(field: Field, text: &str, max: usize) -> Result<(), CatalogError> {
+    invalid::text(field, text, max)?;
+    Ok(())
 }
 
-pub(crate) fn check_len(field: &'static str, text: &str, max: usize) -> Result<(), CatalogError> {
-    let n = text.chars().count();
-    if n > max {
-        return Err(CatalogError::invalid(
-            field,
-            format!("is {n} characters long; at most {max} are allowed"),
-        ));
-    }
+/// Checks that a text that may be empty is at most `max` characters.
+pub(crate) fn check_len(field: Field, text: &str, max: usize) -> Result<(), CatalogError> {
+    invalid::optional_text(field, text, max)?;
     Ok(())
 }
 
 /// Checks a calendar date written `YYYY-MM-DD`.
-pub(crate) fn check_date(field: &'static str, date: &str) -> Result<time::Date, CatalogError> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(date, format).map_err(|_| {
-        CatalogError::invalid(field, format!("“{date}” is not a date like 2026-11-29"))
-    })
+pub(crate) fn check_date(field: Field, date: &str) -> Result<time::Date, CatalogError> {
+    Ok(invalid::date(field, date)?)
+}
+
+impl From<crate::outbox::OutboxError> for CatalogError {
+    fn from(error: crate::outbox::OutboxError) -> Self {
+        match error {
+            crate::outbox::OutboxError::Search(e) => CatalogError::Search(e),
+            crate::outbox::OutboxError::Db(e) => CatalogError::General(e),
+        }
+    }
 }

@@ -17,13 +17,20 @@ pub mod outbox;
 pub mod producer;
 pub mod product;
 pub mod search;
+pub mod settings;
+pub mod stock;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use batch::{Batch, BatchId, Trace};
 pub use catalog::{Catalog, DEFAULT_CACHE_TTL, IndexCheck, Stats};
 pub use category::{Category, CategoryId};
 pub use error::CatalogError;
 pub use listing::{Browse, ListingQuery, Page, Sort, StockFilter};
-pub use producer::{Certification, Producer, ProducerId, ProducerKind};
+pub use producer::{Certification, Producer, ProducerId, ProducerKind, ProducerName};
 pub use product::{
-    ProducerRef, Product, ProductDetail, ProductId, ProductStatus, ProductSummary, Sku, SkuId,
+    ProducerRef, ProducerSku, Product, ProductDetail, ProductId, ProductStatus, ProductSummary,
+    Sku, SkuId,
 };
+pub use settings::CatalogSettings;
+pub use stock::Offer;

@@ -8,64 +8,24 @@ use jinguo_common::region::regions;
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
-use std::fmt;
-use std::str::FromStr;
 
 use crate::CatalogError;
 use crate::error::{check_date, check_len, check_slug, check_text};
 use crate::image::ImageId;
+use jinguo_common::invalid::{Field, Problem};
 
-jinguo_common::id_type!(ProducerId);
+pub use jinguo_common::ids::ProducerId;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProducerKind {
-    /// 巾帼扶贫车间
-    Workshop,
-    /// 巾帼脱贫示范基地
-    Base,
-    /// 合作社
-    Cooperative,
-    /// 农户, 巴渝巧姐
-    Household,
-}
-
-impl ProducerKind {
-    pub const ALL: [ProducerKind; 4] = [
-        ProducerKind::Workshop,
-        ProducerKind::Base,
-        ProducerKind::Cooperative,
-        ProducerKind::Household,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProducerKind::Workshop => "workshop",
-            ProducerKind::Base => "base",
-            ProducerKind::Cooperative => "cooperative",
-            ProducerKind::Household => "household",
-        }
-    }
-}
-
-impl fmt::Display for ProducerKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ProducerKind {
-    type Err = CatalogError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ProducerKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| {
-                CatalogError::invalid(
-                    "kind",
-                    format!("“{s}” is not one of workshop, base, cooperative, household"),
-                )
-            })
+jinguo_common::text_enum! {
+    pub enum ProducerKind {
+        /// 巾帼扶贫车间
+        Workshop = "workshop",
+        /// 巾帼脱贫示范基地
+        Base = "base",
+        /// 合作社
+        Cooperative = "cooperative",
+        /// 农户, 巴渝巧姐
+        Household = "household",
     }
 }
 
@@ -106,7 +66,8 @@ impl Producer {
     pub fn certification(&self, today: time::Date) -> Certification {
         match (&self.certification_no, &self.certified_until) {
             (Some(number), Some(until)) => {
-                let still_valid = check_date("certified_until", until).is_ok_and(|d| d >= today);
+                let still_valid =
+                    check_date(Field::CertifiedUntil, until).is_ok_and(|d| d >= today);
                 let (number, until) = (number.clone(), until.clone());
                 if still_valid {
                     Certification::Valid { number, until }
@@ -158,16 +119,15 @@ pub struct NewProducer {
 
 impl NewProducer {
     pub fn validate(&self) -> Result<(), CatalogError> {
-        check_slug("slug", &self.slug)?;
-        check_text("name", &self.name, 80)?;
-        check_len("name_en", &self.name_en, 120)?;
+        check_slug(Field::Slug, &self.slug)?;
+        check_text(Field::Name, &self.name, 80)?;
+        check_len(Field::NameEn, &self.name_en, 120)?;
         if regions().district(&self.district_code).is_none() {
             return Err(CatalogError::invalid(
-                "district_code",
-                format!(
-                    "“{}” is not a six-digit district or county code",
-                    self.district_code
-                ),
+                Field::DistrictCode,
+                Problem::NotADistrict {
+                    value: self.district_code.clone(),
+                },
             ));
         }
         if !self.township.is_empty()
@@ -177,29 +137,33 @@ impl NewProducer {
                 .is_none()
         {
             return Err(CatalogError::invalid(
-                "township",
-                format!(
-                    "{} is not a township of district {}",
-                    self.township, self.district_code
-                ),
+                Field::Township,
+                Problem::NotATownship {
+                    value: self.township.clone(),
+                },
             ));
         }
-        check_len("village", &self.village, 40)?;
-        check_len("story", &self.story, 4000)?;
-        check_len("story_en", &self.story_en, 4000)?;
+        check_len(Field::Village, &self.village, 40)?;
+        check_len(Field::Story, &self.story, 4000)?;
+        check_len(Field::StoryEn, &self.story_en, 4000)?;
         if let Some(until) = &self.certified_until {
-            check_date("certified_until", until)?;
+            check_date(Field::CertifiedUntil, until)?;
         }
         if self.certified_until.is_some() != self.certification_no.is_some() {
-            return Err(CatalogError::invalid(
-                "certification_no",
-                "a certificate needs both its number and its validity date",
-            ));
+            let (field, other) = if self.certification_no.is_some() {
+                (Field::CertificationNo, Field::CertifiedUntil)
+            } else {
+                (Field::CertifiedUntil, Field::CertificationNo)
+            };
+            return Err(CatalogError::invalid(field, Problem::NeedsAlso { other }));
         }
         if !(0..=100_000).contains(&self.women_employed) {
             return Err(CatalogError::invalid(
-                "women_employed",
-                "must be between 0 and 100000",
+                Field::WomenEmployed,
+                Problem::Range {
+                    min: 0,
+                    max: 100_000,
+                },
             ));
         }
         Ok(())
@@ -211,13 +175,10 @@ pub(crate) const COLUMNS: &str = "id, slug, kind, name, name_en, district_code, 
     image_id, created_at, updated_at";
 
 pub(crate) fn from_row(row: &AnyRow) -> Result<Producer, sqlx::Error> {
-    let kind: String = row.try_get("kind")?;
     Ok(Producer {
         id: ProducerId(row.try_get("id")?),
         slug: row.try_get("slug")?,
-        kind: kind
-            .parse()
-            .map_err(|e: CatalogError| sqlx::Error::Decode(e.into()))?,
+        kind: row.try_get("kind")?,
         name: row.try_get("name")?,
         name_en: row.try_get("name_en")?,
         district_code: row.try_get("district_code")?,
@@ -321,7 +282,7 @@ pub async fn set_verification(
     now: Millis,
 ) -> Result<(), CatalogError> {
     if let Some((_, until)) = certificate {
-        check_date("certified_until", until)?;
+        check_date(Field::CertifiedUntil, until)?;
     }
     let done = sqlx::query(
         "update producers set verified = $1, certification_no = $2, certified_until = $3,
@@ -353,5 +314,37 @@ pub async fn district_counts(conn: &mut AnyConnection) -> Result<Vec<(String, i6
     .await?;
     rows.iter()
         .map(|r| Ok((r.try_get("district_code")?, r.try_get("products")?)))
+        .collect()
+}
+
+/// How an order names a producer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProducerName {
+    pub name: String,
+    pub slug: String,
+}
+
+/// The names of these producers (missing ones are left out), in one query.
+pub async fn names(
+    conn: &mut AnyConnection,
+    ids: &[ProducerId],
+) -> Result<std::collections::HashMap<ProducerId, ProducerName>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let mut sql =
+        jinguo_common::db::SqlBuf::new("select id, name, slug from producers where id in ");
+    sql.bind_list(ids.iter().map(|p| p.0));
+    let rows = sql.query().fetch_all(conn).await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("id")?,
+                ProducerName {
+                    name: r.try_get("name")?,
+                    slug: r.try_get("slug")?,
+                },
+            ))
+        })
         .collect()
 }

@@ -13,6 +13,7 @@ use crate::error::{check_len, check_slug, check_text};
 use crate::image::ImageId;
 use crate::producer::{Producer, ProducerId};
 use crate::{CatalogError, CategoryId};
+use jinguo_common::invalid::{Field, Problem};
 
 jinguo_common::id_type!(ProductId);
 jinguo_common::id_type!(SkuId);
@@ -26,32 +27,11 @@ pub const MAX_PRICE_FEN: i64 = 100_000_000;
 /// Highest stock of one SKU.
 pub const MAX_STOCK: i64 = 1_000_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProductStatus {
-    Draft,
-    Published,
-    Unpublished,
-}
-
-impl ProductStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProductStatus::Draft => "draft",
-            ProductStatus::Published => "published",
-            ProductStatus::Unpublished => "unpublished",
-        }
-    }
-
-    fn parse(s: &str) -> Result<Self, sqlx::Error> {
-        match s {
-            "draft" => Ok(ProductStatus::Draft),
-            "published" => Ok(ProductStatus::Published),
-            "unpublished" => Ok(ProductStatus::Unpublished),
-            other => Err(sqlx::Error::Decode(
-                format!("unknown product status {other}").into(),
-            )),
-        }
+jinguo_common::text_enum! {
+    pub enum ProductStatus {
+        Draft = "draft",
+        Published = "published",
+        Unpublished = "unpublished",
     }
 }
 
@@ -139,13 +119,16 @@ pub struct NewSku {
 
 impl NewSku {
     pub fn validate(&self) -> Result<(), CatalogError> {
-        check_text("sku.name", &self.name, 40)?;
+        check_text(Field::SkuName, &self.name, 40)?;
         check_price(self.price_fen)?;
         check_stock(self.stock)?;
         if !(0..=1_000_000).contains(&self.weight_g) {
             return Err(CatalogError::invalid(
-                "sku.weight_g",
-                "must be between 0 and 1000000 grams",
+                Field::WeightG,
+                Problem::Range {
+                    min: 0,
+                    max: 1_000_000,
+                },
             ));
         }
         Ok(())
@@ -155,11 +138,11 @@ impl NewSku {
 pub(crate) fn check_price(price_fen: i64) -> Result<(), CatalogError> {
     if !(1..=MAX_PRICE_FEN).contains(&price_fen) {
         return Err(CatalogError::invalid(
-            "price_fen",
-            format!(
-                "{price_fen} is not a price between 1 fen and {}",
-                Fen(MAX_PRICE_FEN)
-            ),
+            Field::Price,
+            Problem::AmountRange {
+                min: Fen(1),
+                max: Fen(MAX_PRICE_FEN),
+            },
         ));
     }
     Ok(())
@@ -168,8 +151,11 @@ pub(crate) fn check_price(price_fen: i64) -> Result<(), CatalogError> {
 pub(crate) fn check_stock(stock: i64) -> Result<(), CatalogError> {
     if !(0..=MAX_STOCK).contains(&stock) {
         return Err(CatalogError::invalid(
-            "stock",
-            format!("{stock} is not a stock between 0 and {MAX_STOCK}"),
+            Field::Stock,
+            Problem::Range {
+                min: 0,
+                max: MAX_STOCK,
+            },
         ));
     }
     Ok(())
@@ -204,40 +190,46 @@ pub struct NewProduct {
 
 impl NewProduct {
     pub fn validate(&self) -> Result<(), CatalogError> {
-        check_slug("slug", &self.slug)?;
-        check_text("title", &self.title, 120)?;
-        check_len("title_en", &self.title_en, 200)?;
-        check_len("description", &self.description, 5000)?;
-        check_len("description_en", &self.description_en, 5000)?;
-        check_text("unit", &self.unit, 10)?;
-        check_len("origin", &self.origin, 120)?;
+        check_slug(Field::Slug, &self.slug)?;
+        check_text(Field::Title, &self.title, 120)?;
+        check_len(Field::TitleEn, &self.title_en, 200)?;
+        check_len(Field::Description, &self.description, 5000)?;
+        check_len(Field::DescriptionEn, &self.description_en, 5000)?;
+        check_text(Field::Unit, &self.unit, 10)?;
+        check_len(Field::Origin, &self.origin, 120)?;
         if let Some(days) = self.shelf_life_days
             && !(1..=36_500).contains(&days)
         {
             return Err(CatalogError::invalid(
-                "shelf_life_days",
-                "must be between 1 and 36500 days",
+                Field::ShelfLifeDays,
+                Problem::Range {
+                    min: 1,
+                    max: 36_500,
+                },
             ));
         }
         if self.tags.len() > MAX_TAGS {
             return Err(CatalogError::invalid(
-                "tags",
-                format!("at most {MAX_TAGS} tags"),
+                Field::Tags,
+                Problem::TooMany { max: MAX_TAGS },
             ));
         }
         for tag in &self.tags {
-            check_text("tags", tag, 20)?;
-            if tag.contains(',') || tag.contains('，') {
+            check_text(Field::Tags, tag, 20)?;
+            if let Some(comma) = tag.chars().find(|c| matches!(c, ',' | '，')) {
                 return Err(CatalogError::invalid(
-                    "tags",
-                    format!("“{tag}” must not contain a comma"),
+                    Field::Tags,
+                    Problem::BadCharacter { character: comma },
                 ));
             }
         }
         if self.skus.is_empty() || self.skus.len() > MAX_SKUS {
             return Err(CatalogError::invalid(
-                "skus",
-                format!("a product has 1 to {MAX_SKUS} SKUs"),
+                Field::Skus,
+                Problem::Range {
+                    min: 1,
+                    max: MAX_SKUS as i64,
+                },
             ));
         }
         for sku in &self.skus {
@@ -266,7 +258,7 @@ pub(crate) fn from_row(row: &AnyRow) -> Result<Product, sqlx::Error> {
         origin: row.try_get("origin")?,
         shelf_life_days: row.try_get("shelf_life_days")?,
         tags: split_tags(&tags),
-        status: ProductStatus::parse(&row.try_get::<String, _>("status")?)?,
+        status: row.try_get("status")?,
         featured: flag(row, "featured")?,
         handicraft: flag(row, "handicraft")?,
         sales: row.try_get("sales")?,
@@ -445,9 +437,12 @@ pub async fn insert_if_missing(
         .execute(&mut *conn)
         .await
         .map_err(|e| match e {
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                CatalogError::invalid("skus", format!("two SKUs are both named “{}”", sku.name))
-            }
+            sqlx::Error::Database(db) if db.is_unique_violation() => CatalogError::invalid(
+                Field::Skus,
+                Problem::Duplicate {
+                    value: sku.name.clone(),
+                },
+            ),
             other => other.into(),
         })?;
     }
@@ -555,4 +550,80 @@ pub async fn ids_of_producer(
         .fetch_all(conn)
         .await?;
     Ok(ids.into_iter().map(ProductId).collect())
+}
+
+/// One of a producer's SKUs as its stock page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProducerSku {
+    pub id: SkuId,
+    pub product_title: String,
+    pub product_slug: String,
+    pub name: String,
+    pub price: Fen,
+    pub stock: i64,
+}
+
+/// Every SKU of the producer's products, by product title.
+pub async fn skus_of_producer(
+    conn: &mut AnyConnection,
+    producer: ProducerId,
+) -> Result<Vec<ProducerSku>, sqlx::Error> {
+    let rows = sqlx::query(
+        "select s.id, s.name, s.price_fen, s.stock, p.slug, p.title from skus s
+         join products p on p.id = s.product_id
+         where p.producer_id = $1 order by p.title, s.id",
+    )
+    .bind(producer)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ProducerSku {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                price: r.try_get("price_fen")?,
+                stock: r.try_get("stock")?,
+                product_slug: r.try_get("slug")?,
+                product_title: r.try_get("title")?,
+            })
+        })
+        .collect()
+}
+
+/// The producer whose product the SKU is.
+pub async fn producer_of_sku(
+    conn: &mut AnyConnection,
+    sku: SkuId,
+) -> Result<Option<ProducerId>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select p.producer_id from skus s join products p on p.id = s.product_id where s.id = $1",
+    )
+    .bind(sku)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Everything a product page shows about `product`: its producer, category, SKUs, images and
+/// batches.
+pub async fn detail(
+    conn: &mut AnyConnection,
+    product: Product,
+) -> Result<ProductDetail, CatalogError> {
+    let producer = crate::producer::by_id(conn, product.producer_id)
+        .await?
+        .ok_or_else(|| CatalogError::not_found("producer", product.producer_id.to_string()))?;
+    let category = crate::category::by_id(conn, product.category_id)
+        .await?
+        .ok_or_else(|| CatalogError::not_found("category", product.category_id.to_string()))?;
+    let skus = skus_of(conn, product.id).await?;
+    let images = images_of(conn, product.id).await?;
+    let batches = crate::batch::of_product(conn, product.id).await?;
+    Ok(ProductDetail {
+        product,
+        producer,
+        category,
+        skus,
+        images,
+        batches,
+    })
 }

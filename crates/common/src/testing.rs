@@ -134,35 +134,33 @@ fn with_database(server_url: &str, name: &str) -> String {
     }
 }
 
-/// Declares a test that runs once on SQLite and once on PostgreSQL, as `name::sqlite` and
-/// `name::postgres`. The body gets a fresh migrated [`TestDb`] bound to the given name.
+/// Declares that the async test function `name(db: TestDb)` runs once on SQLite and once on
+/// PostgreSQL, as `name::sqlite` and `name::postgres`, each on a fresh migrated database. The
+/// function is ordinary code (rustfmt formats it); only this line is a macro.
 ///
 /// ```ignore
-/// db_test!(async fn stock_never_goes_negative(db) { … });
+/// async fn stock_never_goes_negative(db: TestDb) { … }
+/// db_test!(stock_never_goes_negative);
 /// ```
 #[macro_export]
 macro_rules! db_test {
-    ($(#[$meta:meta])* async fn $name:ident($db:ident) $body:block) => {
-        $(#[$meta])*
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::testing::TestDb::sqlite().await).await;
+                }
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let $db = $crate::testing::TestDb::sqlite().await;
-                $body
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(
+                    not(pg_tests),
+                    ignore = "PostgreSQL not tested: set JINGUO_TEST_POSTGRES_URL (see README)"
+                )]
+                async fn postgres() {
+                    super::$name($crate::testing::TestDb::postgres().await).await;
+                }
             }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(
-                not(pg_tests),
-                ignore = "PostgreSQL not tested: set JINGUO_TEST_POSTGRES_URL (see README)"
-            )]
-            async fn postgres() {
-                let $db = $crate::testing::TestDb::postgres().await;
-                $body
-            }
-        }
+        )+
     };
 }

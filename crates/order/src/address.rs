@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, Row};
 
 use crate::OrderError;
+use crate::ids::AddressId;
+use jinguo_common::ids::UserId;
+use jinguo_common::invalid::{self, Field, Problem};
 
 /// Most addresses one buyer keeps.
 pub const MAX_ADDRESSES: i64 = 20;
@@ -23,7 +26,7 @@ pub struct NewAddress {
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Address {
-    pub id: i64,
+    pub id: AddressId,
     pub recipient: String,
     pub phone: String,
     pub region_code: String,
@@ -35,37 +38,25 @@ pub struct Address {
 impl NewAddress {
     /// Checks and normalises the address (the phone number to its eleven digits).
     pub fn validate(&self) -> Result<NewAddress, OrderError> {
-        let recipient = self.recipient.trim();
-        if recipient.is_empty()
-            || recipient.chars().count() > 20
-            || recipient.chars().any(char::is_control)
-        {
-            return Err(OrderError::invalid(
-                "recipient",
-                "a name of 1 to 20 characters",
-            ));
-        }
+        let recipient = invalid::text_between(Field::Recipient, &self.recipient, 1, 20)?;
         let phone = mobile(&self.phone).ok_or_else(|| {
             OrderError::invalid(
-                "phone",
-                format!("“{}” is not a mainland mobile number", self.phone),
+                Field::Phone,
+                Problem::NotAMobile {
+                    value: self.phone.clone(),
+                },
             )
         })?;
         let code = self.region_code.trim();
         if regions().district(code).is_none() {
             return Err(OrderError::invalid(
-                "region_code",
-                format!("“{code}” is not a six-digit district or county code"),
+                Field::RegionCode,
+                Problem::NotADistrict {
+                    value: code.to_owned(),
+                },
             ));
         }
-        let detail = self.detail.trim();
-        let n = detail.chars().count();
-        if !(4..=120).contains(&n) || detail.chars().any(char::is_control) {
-            return Err(OrderError::invalid(
-                "detail",
-                "the street address: 4 to 120 characters",
-            ));
-        }
+        let detail = invalid::text_between(Field::Detail, &self.detail, 4, 120)?;
         Ok(NewAddress {
             recipient: recipient.to_owned(),
             phone,
@@ -89,7 +80,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Address, sqlx::Error> {
 
 pub async fn add(
     conn: &mut AnyConnection,
-    user: i64,
+    user: UserId,
     new: &NewAddress,
     now: Millis,
 ) -> Result<Address, OrderError> {
@@ -100,8 +91,10 @@ pub async fn add(
         .await?;
     if count >= MAX_ADDRESSES {
         return Err(OrderError::invalid(
-            "address",
-            format!("at most {MAX_ADDRESSES} addresses"),
+            Field::Address,
+            Problem::TooMany {
+                max: MAX_ADDRESSES as usize,
+            },
         ));
     }
     // The same address twice is one address.
@@ -134,7 +127,22 @@ pub async fn add(
     Ok(from_row(&row)?)
 }
 
-pub async fn of_user(conn: &mut AnyConnection, user: i64) -> Result<Vec<Address>, sqlx::Error> {
+/// Keeps an address an order went to in the buyer's address book: once, and not past the
+/// book's limit (the order still goes; the book stays as it is).
+pub(crate) async fn remember(
+    conn: &mut AnyConnection,
+    user: UserId,
+    new: &NewAddress,
+    now: Millis,
+) -> Result<(), OrderError> {
+    match add(conn, user, new, now).await {
+        Ok(_) => Ok(()),
+        Err(OrderError::Invalid(full)) if full.field == Field::Address => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+pub async fn of_user(conn: &mut AnyConnection, user: UserId) -> Result<Vec<Address>, sqlx::Error> {
     let rows = sqlx::query(
         "select id, recipient, phone, region_code, detail from addresses where user_id = $1 order by id desc",
     )
@@ -146,8 +154,8 @@ pub async fn of_user(conn: &mut AnyConnection, user: i64) -> Result<Vec<Address>
 
 pub async fn get(
     conn: &mut AnyConnection,
-    user: i64,
-    id: i64,
+    user: UserId,
+    id: AddressId,
 ) -> Result<Option<Address>, sqlx::Error> {
     let row = sqlx::query(
         "select id, recipient, phone, region_code, detail from addresses where user_id = $1 and id = $2",
@@ -162,6 +170,7 @@ pub async fn get(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jinguo_common::invalid::Invalid;
 
     fn address(phone: &str, code: &str) -> NewAddress {
         NewAddress {
@@ -178,23 +187,26 @@ mod tests {
         assert_eq!(ok.phone, "13905310000");
         assert!(matches!(
             address("0531-8888888", "370102").validate(),
-            Err(OrderError::Invalid { field: "phone", .. })
+            Err(OrderError::Invalid(Invalid {
+                field: Field::Phone,
+                ..
+            }))
         ));
         assert!(matches!(
             address("13905310000", "370100").validate(),
-            Err(OrderError::Invalid {
-                field: "region_code",
+            Err(OrderError::Invalid(Invalid {
+                field: Field::RegionCode,
                 ..
-            })
+            }))
         ));
         let mut short = address("13905310000", "370102");
         short.detail = "门".into();
         assert!(matches!(
             short.validate(),
-            Err(OrderError::Invalid {
-                field: "detail",
+            Err(OrderError::Invalid(Invalid {
+                field: Field::Detail,
                 ..
-            })
+            }))
         ));
     }
 }

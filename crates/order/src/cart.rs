@@ -1,8 +1,14 @@
 //! Carts. A guest's cart belongs to their session; a signed-in buyer's to their account, and a
-//! guest cart is merged into it on sign-in. Prices and stock are read from the catalog every time
-//! the cart is shown; each line remembers the price it was added at, to say when it changed.
+//! guest cart is merged into it on sign-in. Prices and stock are read from the catalog (its
+//! offers) every time the cart is shown; each line remembers the price it was added at, to say
+//! when it changed.
 
+use jinguo_catalog::SkuId;
+use jinguo_catalog::image::ImageId;
+use jinguo_catalog::stock::{self, Offer};
 use jinguo_common::clock::Millis;
+use jinguo_common::ids::{ProducerId, UserId};
+use jinguo_common::invalid::{self, Field, Problem};
 use jinguo_common::money::Fen;
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
@@ -21,20 +27,29 @@ pub const MAX_LINES: i64 = 50;
 pub enum Owner {
     /// A guest, by session id.
     Session(i64),
-    User(i64),
+    User(UserId),
+}
+
+impl Owner {
+    fn column_and_id(self) -> (&'static str, i64) {
+        match self {
+            Owner::Session(id) => ("session_id", id),
+            Owner::User(id) => ("user_id", id.0),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct CartLine {
-    pub sku_id: i64,
+    pub sku_id: SkuId,
     pub product_slug: String,
     pub title: String,
     pub title_en: String,
     pub sku_name: String,
-    pub producer_id: i64,
+    pub producer_id: ProducerId,
     pub producer_name: String,
     pub producer_slug: String,
-    pub image_id: Option<i64>,
+    pub image_id: Option<ImageId>,
     pub quantity: i64,
     /// The price now.
     pub price: Fen,
@@ -64,7 +79,7 @@ impl CartLine {
 /// The lines of one producer and what shipping them costs.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct CartPart {
-    pub producer_id: i64,
+    pub producer_id: ProducerId,
     pub producer_name: String,
     pub producer_slug: String,
     pub lines: Vec<CartLine>,
@@ -92,10 +107,7 @@ async fn cart_id(
     create: bool,
     now: Millis,
 ) -> Result<Option<i64>, sqlx::Error> {
-    let (column, id) = match owner {
-        Owner::Session(id) => ("session_id", id),
-        Owner::User(id) => ("user_id", id),
-    };
+    let (column, id) = owner.column_and_id();
     let find = format!("select id from carts where {column} = $1");
     let found: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(find.clone()))
         .bind(id)
@@ -118,32 +130,21 @@ async fn cart_id(
         .await
 }
 
-/// The SKU's current price and stock, if its product is for sale.
-async fn sku_for_sale(
-    conn: &mut AnyConnection,
-    sku: i64,
-) -> Result<(Fen, i64, String), OrderError> {
-    let row = sqlx::query(
-        "select s.price_fen, s.stock, p.title, p.status from skus s join products p on p.id = s.product_id
-         where s.id = $1",
-    )
-    .bind(sku)
-    .fetch_optional(conn)
-    .await?
-    .ok_or(OrderError::NotFound)?;
-    let title: String = row.try_get("title")?;
-    if row.try_get::<String, _>("status")? != "published" {
-        return Err(OrderError::NotForSale(title));
+/// The SKU as offered now, if its product is for sale.
+async fn offer_for_sale(conn: &mut AnyConnection, sku: SkuId) -> Result<Offer, OrderError> {
+    let offer = stock::offers(conn, &[sku])
+        .await?
+        .remove(&sku)
+        .ok_or(OrderError::NotFound)?;
+    if !offer.for_sale() {
+        return Err(OrderError::NotForSale(offer.title));
     }
-    Ok((Fen(row.try_get("price_fen")?), row.try_get("stock")?, title))
+    Ok(offer)
 }
 
 fn check_quantity(quantity: i64) -> Result<(), OrderError> {
-    if (1..=MAX_QUANTITY).contains(&quantity) {
-        Ok(())
-    } else {
-        Err(OrderError::BadQuantity { max: MAX_QUANTITY })
-    }
+    invalid::range(Field::Quantity, quantity, 1, MAX_QUANTITY)?;
+    Ok(())
 }
 
 /// Puts `quantity` more of a SKU in the cart (or sets it, with `replace`). Refuses more than is
@@ -151,13 +152,13 @@ fn check_quantity(quantity: i64) -> Result<(), OrderError> {
 pub async fn put(
     conn: &mut AnyConnection,
     owner: Owner,
-    sku: i64,
+    sku: SkuId,
     quantity: i64,
     replace: bool,
     now: Millis,
 ) -> Result<(), OrderError> {
     check_quantity(quantity)?;
-    let (price, stock, title) = sku_for_sale(conn, sku).await?;
+    let offer = offer_for_sale(conn, sku).await?;
     let cart = cart_id(conn, owner, true, now)
         .await?
         .ok_or(OrderError::NotFound)?;
@@ -173,11 +174,11 @@ pub async fn put(
         current.unwrap_or(0) + quantity
     };
     check_quantity(wanted)?;
-    if wanted > stock {
+    if wanted > offer.stock {
         return Err(OrderError::OutOfStock {
             sku,
-            title,
-            available: stock,
+            title: offer.title,
+            available: offer.stock,
         });
     }
     if current.is_none() {
@@ -187,8 +188,10 @@ pub async fn put(
             .await?;
         if lines >= MAX_LINES {
             return Err(OrderError::invalid(
-                "cart",
-                format!("at most {MAX_LINES} different items"),
+                Field::Cart,
+                Problem::TooMany {
+                    max: MAX_LINES as usize,
+                },
             ));
         }
     }
@@ -199,7 +202,7 @@ pub async fn put(
     .bind(cart)
     .bind(sku)
     .bind(wanted)
-    .bind(price.0)
+    .bind(offer.price)
     .bind(now)
     .execute(&mut *conn)
     .await?;
@@ -214,7 +217,7 @@ pub async fn put(
 pub async fn remove(
     conn: &mut AnyConnection,
     owner: Owner,
-    sku: i64,
+    sku: SkuId,
     now: Millis,
 ) -> Result<(), OrderError> {
     if let Some(cart) = cart_id(conn, owner, false, now).await? {
@@ -233,14 +236,17 @@ pub async fn acknowledge_prices(
     owner: Owner,
     now: Millis,
 ) -> Result<(), OrderError> {
-    if let Some(cart) = cart_id(conn, owner, false, now).await? {
-        sqlx::query(
-            "update cart_items set price_seen_fen = (select price_fen from skus where skus.id = cart_items.sku_id)
-             where cart_id = $1",
-        )
-        .bind(cart)
-        .execute(conn)
-        .await?;
+    let Some(cart) = cart_id(conn, owner, false, now).await? else {
+        return Ok(());
+    };
+    let skus = skus_in(conn, cart).await?;
+    for (sku, offer) in stock::offers(conn, &skus).await? {
+        sqlx::query("update cart_items set price_seen_fen = $1 where cart_id = $2 and sku_id = $3")
+            .bind(offer.price)
+            .bind(cart)
+            .bind(sku)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
@@ -249,7 +255,7 @@ pub async fn acknowledge_prices(
 pub async fn merge(
     conn: &mut AnyConnection,
     session: i64,
-    user: i64,
+    user: UserId,
     now: Millis,
 ) -> Result<(), OrderError> {
     let Some(guest) = cart_id(conn, Owner::Session(session), false, now).await? else {
@@ -296,43 +302,45 @@ pub async fn view(
     let Some(cart) = cart_id(conn, owner, false, now).await? else {
         return Ok(CartView::default());
     };
-    let rows = sqlx::query(
-        "select ci.sku_id, ci.quantity, ci.price_seen_fen, s.name as sku_name, s.price_fen, s.stock,
-                s.weight_g, p.slug, p.title, p.title_en, p.status, p.producer_id, pr.name as producer_name, pr.slug as producer_slug,
-                (select pi.image_id from product_images pi where pi.product_id = p.id
-                 order by pi.position, pi.image_id limit 1) as image_id
-         from cart_items ci
-         join skus s on s.id = ci.sku_id
-         join products p on p.id = s.product_id
-         join producers pr on pr.id = p.producer_id
-         where ci.cart_id = $1
-         order by p.producer_id, ci.added_at, ci.sku_id",
+    let lines = sqlx::query(
+        "select sku_id, quantity, price_seen_fen from cart_items where cart_id = $1
+         order by added_at, sku_id",
     )
     .bind(cart)
     .fetch_all(&mut *conn)
     .await?;
-    let mut by_producer: BTreeMap<i64, Vec<CartLine>> = BTreeMap::new();
-    for r in &rows {
+    let skus: Vec<SkuId> = lines
+        .iter()
+        .map(|r| r.try_get("sku_id"))
+        .collect::<Result<_, _>>()?;
+    let offers = stock::offers(conn, &skus).await?;
+    let mut by_producer: BTreeMap<ProducerId, Vec<CartLine>> = BTreeMap::new();
+    for r in &lines {
+        let sku: SkuId = r.try_get("sku_id")?;
+        // A SKU the catalog no longer has leaves the cart's view (its row goes with it).
+        let Some(offer) = offers.get(&sku) else {
+            continue;
+        };
         let line = CartLine {
-            sku_id: r.try_get("sku_id")?,
-            product_slug: r.try_get("slug")?,
-            title: r.try_get("title")?,
-            title_en: r.try_get("title_en")?,
-            sku_name: r.try_get("sku_name")?,
-            producer_id: r.try_get("producer_id")?,
-            producer_name: r.try_get("producer_name")?,
-            producer_slug: r.try_get("producer_slug")?,
-            image_id: r.try_get("image_id")?,
+            sku_id: sku,
+            product_slug: offer.product_slug.clone(),
+            title: offer.title.clone(),
+            title_en: offer.title_en.clone(),
+            sku_name: offer.sku_name.clone(),
+            producer_id: offer.producer,
+            producer_name: offer.producer_name.clone(),
+            producer_slug: offer.producer_slug.clone(),
+            image_id: offer.image_id,
             quantity: r.try_get("quantity")?,
-            price: Fen(r.try_get("price_fen")?),
-            price_seen: Fen(r.try_get("price_seen_fen")?),
-            stock: r.try_get("stock")?,
-            weight_g: r.try_get("weight_g")?,
-            available: r.try_get::<String, _>("status")? == "published",
+            price: offer.price,
+            price_seen: r.try_get("price_seen_fen")?,
+            stock: offer.stock,
+            weight_g: offer.weight_g,
+            available: offer.for_sale(),
         };
         by_producer.entry(line.producer_id).or_default().push(line);
     }
-    let producers: Vec<i64> = by_producer.keys().copied().collect();
+    let producers: Vec<ProducerId> = by_producer.keys().copied().collect();
     let rules = shipping::rules_for(conn, &producers).await?;
     let mut view = CartView::default();
     for (producer_id, lines) in by_producer {
@@ -363,10 +371,7 @@ pub async fn view(
 
 /// Units in the cart (for the header).
 pub async fn count(conn: &mut AnyConnection, owner: Owner) -> Result<i64, sqlx::Error> {
-    let (column, id) = match owner {
-        Owner::Session(id) => ("session_id", id),
-        Owner::User(id) => ("user_id", id),
-    };
+    let (column, id) = owner.column_and_id();
     let sql = format!(
         "select cast(coalesce(sum(ci.quantity), 0) as bigint) from cart_items ci join carts c on c.id = ci.cart_id
          where c.{column} = $1"
@@ -377,13 +382,20 @@ pub async fn count(conn: &mut AnyConnection, owner: Owner) -> Result<i64, sqlx::
         .await
 }
 
-/// The raw lines (SKU, quantity) of a cart, for checkout.
+/// The SKUs in a cart.
+async fn skus_in(conn: &mut AnyConnection, cart: i64) -> Result<Vec<SkuId>, sqlx::Error> {
+    sqlx::query_scalar("select sku_id from cart_items where cart_id = $1")
+        .bind(cart)
+        .fetch_all(conn)
+        .await
+}
+
 /// The cart's lines as (SKU, quantity, the price the buyer last saw), in SKU order.
 pub(crate) async fn items(
     conn: &mut AnyConnection,
     owner: Owner,
     now: Millis,
-) -> Result<Vec<(i64, i64, i64)>, sqlx::Error> {
+) -> Result<Vec<(SkuId, i64, Fen)>, sqlx::Error> {
     let Some(cart) = cart_id(conn, owner, false, now).await? else {
         return Ok(Vec::new());
     };

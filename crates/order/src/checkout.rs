@@ -2,29 +2,32 @@
 //! a conditional decrement (`stock >= wanted`, so stock never goes below zero and no unit is sold
 //! twice, whatever else runs at the same time), splits the goods into one part per producer with
 //! that producer's shipping fee, and empties the cart. Prices come from the catalog, never from
-//! the buyer.
+//! the buyer. A new address the order goes to joins the buyer's address book in the same
+//! transaction.
 
-use jinguo_catalog::ProductId;
+use jinguo_catalog::stock;
+use jinguo_catalog::{ProductId, SkuId};
 use jinguo_common::Db;
 use jinguo_common::clock::Millis;
+use jinguo_common::ids::{ProducerId, UserId};
 use jinguo_common::money::Fen;
 use serde_json::json;
-use sqlx::Row;
 use std::collections::BTreeMap;
 
-use crate::address::NewAddress;
+use crate::address::{self, NewAddress};
 use crate::cart::{self, Owner};
-use crate::orders::record_event;
+use crate::ids::{OrderId, PartId};
+use crate::orders::{HistoryRow, record_event};
 use crate::payment::PaymentMethod;
 use crate::region::{self, Level};
 use crate::shipping;
-use crate::state::Actor;
+use crate::state::{Actor, OrderStatus};
 use crate::{OrderError, notify};
 
 /// A placed order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placed {
-    pub order_id: i64,
+    pub order_id: OrderId,
     pub number: String,
     pub total: Fen,
     /// The restriction notice of the delivery region, when it has one.
@@ -32,8 +35,8 @@ pub struct Placed {
 }
 
 struct Taken {
-    sku: i64,
-    producer_id: i64,
+    sku: SkuId,
+    producer_id: ProducerId,
     slug: String,
     title: String,
     sku_name: String,
@@ -60,15 +63,17 @@ fn order_number(now: Millis) -> String {
     )
 }
 
+/// Places the buyer's cart as an order to `address` (already checked). With `remember`, the
+/// address joins the buyer's address book.
 pub(crate) async fn place(
     db: &Db,
-    buyer: i64,
+    buyer: UserId,
     address: &NewAddress,
+    remember: bool,
     method: PaymentMethod,
     now: Millis,
     hold_ms: Millis,
 ) -> Result<Placed, OrderError> {
-    let address = address.validate()?;
     let mut tx = db.begin_write().await?;
 
     let restriction = region::for_district(&mut tx, &address.region_code).await?;
@@ -86,68 +91,46 @@ pub(crate) async fn place(
     if items.is_empty() {
         return Err(OrderError::EmptyCart);
     }
+    let skus: Vec<SkuId> = items.iter().map(|(sku, _, _)| *sku).collect();
+    let offers = stock::offers(&mut tx, &skus).await?;
     let mut taken = Vec::with_capacity(items.len());
     let mut emptied: Vec<ProductId> = Vec::new();
     for (sku, quantity, price_seen) in items {
-        let row = sqlx::query(
-            "update skus set stock = stock - $1 where id = $2 and stock >= $1
-             returning product_id, price_fen, name, stock, weight_g",
-        )
-        .bind(quantity)
-        .bind(sku)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            let left = sqlx::query(
-                "select s.stock, p.title from skus s join products p on p.id = s.product_id where s.id = $1",
-            )
-            .bind(sku)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let (available, title) = match left {
-                Some(r) => (r.try_get("stock")?, r.try_get("title")?),
-                None => (0, String::new()),
-            };
+        let offer = offers.get(&sku).ok_or(OrderError::NotFound)?;
+        if !offer.for_sale() {
+            return Err(OrderError::NotForSale(offer.title.clone()));
+        }
+        let Some(took) = stock::take(&mut tx, sku, quantity).await? else {
             return Err(OrderError::OutOfStock {
                 sku,
-                title,
-                available,
+                title: offer.title.clone(),
+                available: stock::available(&mut tx, sku).await?,
             });
         };
-        let product_id: i64 = row.try_get("product_id")?;
-        let product =
-            sqlx::query("select slug, title, status, producer_id from products where id = $1")
-                .bind(product_id)
-                .fetch_one(&mut *tx)
-                .await?;
-        let title: String = product.try_get("title")?;
-        if product.try_get::<String, _>("status")? != "published" {
-            return Err(OrderError::NotForSale(title));
-        }
         // Never charge a price the buyer has not seen: a change is accepted in the cart first.
-        if row.try_get::<i64, _>("price_fen")? != price_seen {
-            return Err(OrderError::PriceChanged(title));
+        if took.price != price_seen {
+            return Err(OrderError::PriceChanged(offer.title.clone()));
         }
-        if row.try_get::<i64, _>("stock")? == 0 {
-            emptied.push(ProductId(product_id));
+        if took.left == 0 {
+            emptied.push(took.product);
         }
         taken.push(Taken {
             sku,
-            producer_id: product.try_get("producer_id")?,
-            slug: product.try_get("slug")?,
-            title,
-            sku_name: row.try_get("name")?,
-            price: Fen(row.try_get("price_fen")?),
+            producer_id: offer.producer,
+            slug: offer.product_slug.clone(),
+            title: offer.title.clone(),
+            sku_name: offer.sku_name.clone(),
+            price: took.price,
             quantity,
-            weight_g: row.try_get("weight_g")?,
+            weight_g: offer.weight_g,
         });
     }
 
-    let mut by_producer: BTreeMap<i64, Vec<&Taken>> = BTreeMap::new();
+    let mut by_producer: BTreeMap<ProducerId, Vec<&Taken>> = BTreeMap::new();
     for t in &taken {
         by_producer.entry(t.producer_id).or_default().push(t);
     }
-    let producers: Vec<i64> = by_producer.keys().copied().collect();
+    let producers: Vec<ProducerId> = by_producer.keys().copied().collect();
     let rules = shipping::rules_for(&mut tx, &producers).await?;
     let mut parts = Vec::new();
     for (producer, lines) in &by_producer {
@@ -164,7 +147,7 @@ pub(crate) async fn place(
     let total = Fen(items_total + shipping_total);
 
     let number = order_number(now);
-    let order_id: i64 = sqlx::query_scalar(
+    let order_id: OrderId = sqlx::query_scalar(
         "insert into orders (number, user_id, status, recipient, phone, region_code, address_detail,
              items_fen, shipping_fen, total_fen, payment_method, payment_reference, expires_at,
              created_at, updated_at)
@@ -179,26 +162,28 @@ pub(crate) async fn place(
     .bind(&address.detail)
     .bind(items_total)
     .bind(shipping_total)
-    .bind(total.0)
-    .bind(method.as_str())
+    .bind(total)
+    .bind(method)
     .bind(now + hold_ms)
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;
     record_event(
         &mut tx,
-        order_id,
-        None,
-        Actor::Buyer(buyer),
-        None,
-        "awaiting_payment",
-        "",
-        now,
+        HistoryRow {
+            order: order_id,
+            part: None,
+            actor: Actor::Buyer(buyer),
+            from: None,
+            to: OrderStatus::AwaitingPayment.as_str(),
+            reason: "",
+            at: now,
+        },
     )
     .await?;
 
     for (producer, items, fee) in &parts {
-        let part_id: i64 = sqlx::query_scalar(
+        let part_id: PartId = sqlx::query_scalar(
             "insert into order_parts (order_id, producer_id, status, items_fen, shipping_fen)
              values ($1, $2, 'pending', $3, $4) returning id",
         )
@@ -238,6 +223,9 @@ pub(crate) async fn place(
         }
     }
     cart::clear(&mut tx, Owner::User(buyer), now).await?;
+    if remember {
+        address::remember(&mut tx, buyer, address, now).await?;
+    }
     jinguo_catalog::outbox::enqueue(&mut tx, &emptied, now).await?;
     notify::notify(
         &mut tx,

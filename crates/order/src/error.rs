@@ -1,3 +1,5 @@
+use jinguo_catalog::SkuId;
+use jinguo_common::invalid::{Field, Invalid, Problem};
 use jinguo_common::money::Fen;
 
 use crate::state::Refusal;
@@ -7,23 +9,18 @@ use crate::state::Refusal;
 pub enum OrderError {
     #[error("only {available} left of “{title}”")]
     OutOfStock {
-        sku: i64,
+        sku: SkuId,
         title: String,
         available: i64,
     },
     #[error("the cart is empty")]
     EmptyCart,
-    #[error("a quantity is 1 to {max}")]
-    BadQuantity { max: i64 },
     #[error("“{0}” is not for sale")]
     NotForSale(String),
     #[error("the price of “{0}” has changed since it was put in the cart")]
     PriceChanged(String),
-    #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
     #[error("delivery to {region} is suspended: {notice}")]
     Suspended { region: String, notice: String },
     #[error("not found")]
@@ -36,10 +33,15 @@ pub enum OrderError {
     UnknownReference(String),
     #[error("a transfer for “{0}” has already been accepted")]
     AlreadyPaid(String),
-    #[error("payment: {0}")]
-    Payment(String),
-    #[error("the amount {got} differs from the {expected} due")]
-    WrongAmount { got: Fen, expected: Fen },
+    #[error("only {left} is left to refund on this part; {asked} is too much")]
+    RefundTooLarge { asked: Fen, left: Fen },
+    /// A payment provider's notification that cannot be trusted or read.
+    #[error("payment notification refused: {0}")]
+    Notice(NoticeProblem),
+    /// A payment provider (Stripe) did not do what was asked: unreachable, or it refused.
+    #[error("payment provider: {0}")]
+    Provider(String),
+    /// The books refused a change for a reason of their own (a bug, not the person's).
     #[error("the books: {0}")]
     Books(String),
     #[error(transparent)]
@@ -48,11 +50,21 @@ pub enum OrderError {
     General(#[from] sqlx::Error),
 }
 
+/// Why a payment provider's notification was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NoticeProblem {
+    #[error("notifications are not configured")]
+    NotConfigured,
+    #[error("no signature")]
+    NoSignature,
+    #[error("the signature does not match")]
+    BadSignature,
+    #[error("not a notification this shop reads")]
+    Unreadable,
+}
+
 impl OrderError {
-    pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        OrderError::Invalid {
-            field,
-            message: message.into(),
-        }
+    pub(crate) fn invalid(field: Field, problem: Problem) -> Self {
+        OrderError::Invalid(Invalid::new(field, problem))
     }
 }

@@ -7,6 +7,7 @@ use jinguo_common::clock::Millis;
 use sqlx::Row;
 
 use crate::Orders;
+use crate::ids::{OrderId, PartId};
 use crate::state::{Action, Actor};
 
 /// What one run did.
@@ -30,10 +31,10 @@ impl Orders {
     /// Runs every job once.
     pub async fn run_jobs(&self) -> Result<JobReport, crate::OrderError> {
         let now = self.now();
-        let windows = self.settings().windows;
+        let windows = self.settings().windows();
         let mut report = JobReport::default();
 
-        let due: Vec<i64> = sqlx::query_scalar(
+        let due: Vec<OrderId> = sqlx::query_scalar(
             "select id from orders where status = 'awaiting_payment' and expires_at <= $1 order by expires_at limit $2",
         )
         .bind(now)
@@ -54,7 +55,7 @@ impl Orders {
         .fetch_all(self.db().pool())
         .await?;
         for r in shipped {
-            let (order, part): (i64, i64) = (r.try_get("order_id")?, r.try_get("id")?);
+            let (order, part): (OrderId, PartId) = (r.try_get("order_id")?, r.try_get("id")?);
             if self.act_quietly(order, Action::Deliver { part }).await {
                 report.delivered += 1;
             }
@@ -68,7 +69,7 @@ impl Orders {
         .fetch_all(self.db().pool())
         .await?;
         for r in delivered {
-            let (order, part): (i64, i64) = (r.try_get("order_id")?, r.try_get("id")?);
+            let (order, part): (OrderId, PartId) = (r.try_get("order_id")?, r.try_get("id")?);
             if self.act_quietly(order, Action::Complete { part }).await {
                 report.completed += 1;
             }
@@ -77,7 +78,7 @@ impl Orders {
     }
 
     /// Acts as the system; another process having done it first is not an error.
-    async fn act_quietly(&self, order: i64, action: Action) -> bool {
+    async fn act_quietly(&self, order: OrderId, action: Action) -> bool {
         match self.act(order, action, Actor::System).await {
             Ok(_) => true,
             Err(
@@ -86,7 +87,7 @@ impl Orders {
                 | crate::OrderError::NotFound,
             ) => false,
             Err(error) => {
-                tracing::warn!(order, %error, "order job failed; will retry");
+                tracing::warn!(%order, %error, "order job failed; will retry");
                 false
             }
         }

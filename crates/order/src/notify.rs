@@ -4,13 +4,16 @@
 use jinguo_common::Backend;
 use jinguo_common::clock::Millis;
 use jinguo_common::db::SqlBuf;
+use jinguo_common::ids::{ProducerId, UserId};
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
+
+use crate::ids::OrderId;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Notification {
     pub id: i64,
-    pub order_id: Option<i64>,
+    pub order_id: Option<OrderId>,
     /// A key of the locale files' `[notifications]` section.
     pub kind: String,
     /// Values for the message's `{name}`s.
@@ -21,8 +24,8 @@ pub struct Notification {
 
 pub async fn notify(
     conn: &mut AnyConnection,
-    user: i64,
-    order: Option<i64>,
+    user: UserId,
+    order: Option<OrderId>,
     kind: &str,
     args: serde_json::Value,
     now: Millis,
@@ -41,16 +44,13 @@ pub async fn notify(
 /// Notifies every staff account of a producer.
 pub async fn notify_producer(
     conn: &mut AnyConnection,
-    producer: i64,
-    order: i64,
+    producer: ProducerId,
+    order: OrderId,
     kind: &str,
     args: serde_json::Value,
     now: Millis,
 ) -> Result<(), sqlx::Error> {
-    let users: Vec<i64> = sqlx::query_scalar("select id from users where producer_id = $1")
-        .bind(producer)
-        .fetch_all(&mut *conn)
-        .await?;
+    let users = jinguo_accounts::user::staff_of_producer(conn, producer).await?;
     for user in users {
         notify(conn, user, Some(order), kind, args.clone(), now).await?;
     }
@@ -59,7 +59,7 @@ pub async fn notify_producer(
 
 pub async fn of_user(
     conn: &mut AnyConnection,
-    user: i64,
+    user: UserId,
     limit: i64,
 ) -> Result<Vec<Notification>, sqlx::Error> {
     let rows = sqlx::query(
@@ -85,7 +85,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Notification, sqlx::Error> {
     })
 }
 
-pub async fn unread_count(conn: &mut AnyConnection, user: i64) -> Result<i64, sqlx::Error> {
+pub async fn unread_count(conn: &mut AnyConnection, user: UserId) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("select count(*) from notifications where user_id = $1 and read_at is null")
         .bind(user)
         .fetch_one(conn)
@@ -94,7 +94,7 @@ pub async fn unread_count(conn: &mut AnyConnection, user: i64) -> Result<i64, sq
 
 pub async fn mark_all_read(
     conn: &mut AnyConnection,
-    user: i64,
+    user: UserId,
     now: Millis,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("update notifications set read_at = $1 where user_id = $2 and read_at is null")
@@ -105,8 +105,8 @@ pub async fn mark_all_read(
     Ok(())
 }
 
-/// Claims up to `limit` notifications not yet emailed (to users who sign in by email, made in
-/// the last day) for `lease_ms`, so that another process leaves them alone meanwhile; returns
+/// Claims up to `limit` notifications not yet emailed (to users who sign in by email, as the
+/// accounts crate's `account_emails` view lists them; made in the last day) for `lease_ms`, so that another process leaves them alone meanwhile; returns
 /// them with the address, oldest first. A claim that is not marked sent runs out and is retried.
 pub async fn claim_unsent_emails(
     conn: &mut AnyConnection,
@@ -117,8 +117,8 @@ pub async fn claim_unsent_emails(
 ) -> Result<Vec<(Notification, String)>, sqlx::Error> {
     let sql = format!(
         "update notifications set email_lease_until = $1 where id in (
-             select n.id from notifications n join users u on u.id = n.user_id
-             where n.emailed_at is null and u.login_kind = 'email' and n.created_at > $2
+             select n.id from notifications n join account_emails a on a.user_id = n.user_id
+             where n.emailed_at is null and n.created_at > $2
                and (n.email_lease_until is null or n.email_lease_until < $3)
              order by n.id limit $4{})
          returning id",
@@ -135,13 +135,13 @@ pub async fn claim_unsent_emails(
         return Ok(Vec::new());
     }
     let mut sql = SqlBuf::new(
-        "select n.id, n.order_id, n.kind, n.args, n.created_at, n.read_at, u.login from notifications n
-         join users u on u.id = n.user_id where n.id in ",
+        "select n.id, n.order_id, n.kind, n.args, n.created_at, n.read_at, a.email from notifications n
+         join account_emails a on a.user_id = n.user_id where n.id in ",
     );
     sql.bind_list(ids.iter().copied()).push(" order by n.id");
     let rows = sql.query().fetch_all(&mut *conn).await?;
     rows.iter()
-        .map(|r| Ok((from_row(r)?, r.try_get("login")?)))
+        .map(|r| Ok((from_row(r)?, r.try_get("email")?)))
         .collect()
 }
 

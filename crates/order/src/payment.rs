@@ -11,39 +11,39 @@ use jinguo_common::Db;
 use jinguo_common::money::Fen;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use sqlx::Row;
 use std::collections::HashMap;
 
-use crate::OrderError;
+use crate::books::RefundId;
+use crate::ids::OrderId;
+use crate::transfer::TransferOutcome;
+use crate::{NoticeProblem, OrderError};
+use jinguo_common::invalid::{self, Field, Invalid};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PaymentMethod {
-    BankTransfer,
-    Stripe,
+jinguo_common::text_enum! {
+    /// How an order is paid.
+    pub enum PaymentMethod {
+        BankTransfer = "bank_transfer",
+        Stripe = "stripe",
+    }
 }
 
 impl PaymentMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PaymentMethod::BankTransfer => "bank_transfer",
-            PaymentMethod::Stripe => "stripe",
+    /// The method a buyer chose, as a form or a request body sends it: empty means the shop's
+    /// default (`None`); anything else must be one of the methods, or it is refused (never
+    /// silently replaced by the default).
+    pub fn from_input(text: &str) -> Result<Option<PaymentMethod>, Invalid> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
         }
-    }
-
-    pub fn parse(s: &str) -> Option<PaymentMethod> {
-        match s {
-            "bank_transfer" => Some(PaymentMethod::BankTransfer),
-            "stripe" => Some(PaymentMethod::Stripe),
-            _ => None,
-        }
+        invalid::choice(Field::PaymentMethod, text).map(Some)
     }
 }
 
 /// What a provider needs to set up a payment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentRequest {
-    pub order_id: i64,
+    pub order_id: OrderId,
     pub number: String,
     pub reference: String,
     pub amount: Fen,
@@ -119,15 +119,19 @@ pub trait PaymentProvider: Send + Sync {
         request: &PaymentRequest,
     ) -> Result<PaymentInstructions, OrderError>;
 
-    /// Where the payment for `reference` stands.
-    async fn payment_state(&self, reference: &str) -> Result<PaymentState, OrderError>;
+    /// Where the payment of `order` (whose reference is `reference`) stands.
+    async fn payment_state(
+        &self,
+        order: OrderId,
+        reference: &str,
+    ) -> Result<PaymentState, OrderError>;
 
-    /// Gives `amount` back for the payment `reference`: the refund row `refund` (one call per row
-    /// at most is sent; a provider uses the row's id as its idempotency key).
+    /// Gives `amount` back of the payment of `order`: the refund `refund` the books recorded
+    /// (a provider uses its id as its idempotency key, so it is never paid twice).
     async fn refund(
         &self,
-        reference: &str,
-        refund: i64,
+        order: OrderId,
+        refund: RefundId,
         amount: Fen,
     ) -> Result<RefundOutcome, OrderError>;
 
@@ -199,26 +203,22 @@ impl PaymentProvider for BankTransfer {
         })
     }
 
-    async fn payment_state(&self, reference: &str) -> Result<PaymentState, OrderError> {
-        let rows =
-            sqlx::query("select amount_fen, outcome from bank_transfers where reference = $1")
-                .bind(reference)
-                .fetch_all(self.db.pool())
-                .await?;
-        let mut flagged = 0;
-        for r in &rows {
-            let amount: i64 = r.try_get("amount_fen")?;
-            if r.try_get::<String, _>("outcome")? == "accepted" {
-                return Ok(PaymentState::Paid {
-                    amount: Fen(amount),
-                });
+    async fn payment_state(
+        &self,
+        order: OrderId,
+        _reference: &str,
+    ) -> Result<PaymentState, OrderError> {
+        let transfers =
+            crate::transfer::of_order(&mut *self.db.pool().acquire().await?, order).await?;
+        let mut flagged = Fen::ZERO;
+        for t in &transfers {
+            if t.outcome == TransferOutcome::Accepted {
+                return Ok(PaymentState::Paid { amount: t.amount });
             }
-            flagged += amount;
+            flagged = flagged + t.amount;
         }
-        Ok(if flagged > 0 {
-            PaymentState::Flagged {
-                received: Fen(flagged),
-            }
+        Ok(if flagged.0 > 0 {
+            PaymentState::Flagged { received: flagged }
         } else {
             PaymentState::Pending
         })
@@ -226,8 +226,8 @@ impl PaymentProvider for BankTransfer {
 
     async fn refund(
         &self,
-        _reference: &str,
-        _refund: i64,
+        _order: OrderId,
+        _refund: RefundId,
         amount: Fen,
     ) -> Result<RefundOutcome, OrderError> {
         Ok(RefundOutcome::Pending {
@@ -240,22 +240,22 @@ impl PaymentProvider for BankTransfer {
         headers: &HashMap<String, String>,
         body: &[u8],
     ) -> Result<PaymentEvent, OrderError> {
+        let refused = OrderError::Notice;
         let secret = self
             .notify_secret
             .as_deref()
-            .ok_or_else(|| OrderError::Payment("bank notifications are not configured".into()))?;
+            .ok_or(refused(NoticeProblem::NotConfigured))?;
         let signature = headers
             .get(SIGNATURE_HEADER)
-            .ok_or_else(|| OrderError::Payment(format!("no {SIGNATURE_HEADER} header")))?;
-        let signature = decode_hex(signature.trim())
-            .ok_or_else(|| OrderError::Payment("the signature is not hex".into()))?;
+            .ok_or(refused(NoticeProblem::NoSignature))?;
+        let signature = decode_hex(signature.trim()).ok_or(refused(NoticeProblem::BadSignature))?;
         let mut mac = Hmac::<Sha256>::new_from_slice(secret)
-            .map_err(|e| OrderError::Payment(e.to_string()))?;
+            .map_err(|_| refused(NoticeProblem::NotConfigured))?;
         mac.update(body);
         mac.verify_slice(&signature)
-            .map_err(|_| OrderError::Payment("the signature does not match".into()))?;
-        let notice: BankNotice = serde_json::from_slice(body)
-            .map_err(|e| OrderError::Payment(format!("not a bank notice: {e}")))?;
+            .map_err(|_| refused(NoticeProblem::BadSignature))?;
+        let notice: BankNotice =
+            serde_json::from_slice(body).map_err(|_| refused(NoticeProblem::Unreadable))?;
         Ok(PaymentEvent::Received {
             event_id: notice.id,
             reference: notice.reference,

@@ -8,31 +8,14 @@ use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
 use crate::OrderError;
+use jinguo_common::ids::UserId;
+use jinguo_common::invalid::{self, Field, Problem};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Normal,
-    Restricted,
-    Suspended,
-}
-
-impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Normal => "normal",
-            Level::Restricted => "restricted",
-            Level::Suspended => "suspended",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Level> {
-        match s {
-            "normal" => Some(Level::Normal),
-            "restricted" => Some(Level::Restricted),
-            "suspended" => Some(Level::Suspended),
-            _ => None,
-        }
+jinguo_common::text_enum! {
+    pub enum Level {
+        Normal = "normal",
+        Restricted = "restricted",
+        Suspended = "suspended",
     }
 }
 
@@ -65,11 +48,10 @@ pub fn region_name(code: &str) -> Option<String> {
 
 fn from_row(row: &sqlx::any::AnyRow) -> Result<Restriction, sqlx::Error> {
     let code: String = row.try_get("region_code")?;
-    let level: String = row.try_get("level")?;
     Ok(Restriction {
         region_name: region_name(&code).unwrap_or_else(|| code.clone()),
         region_code: code,
-        level: Level::parse(&level).unwrap_or(Level::Normal),
+        level: row.try_get("level")?,
         notice: row.try_get("notice")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -111,21 +93,22 @@ pub async fn set(
     code: &str,
     level: Level,
     notice: &str,
-    staff: i64,
+    staff: UserId,
     now: Millis,
 ) -> Result<(), OrderError> {
     if region_name(code).is_none() {
         return Err(OrderError::invalid(
-            "region_code",
-            format!("“{code}” is not a province, city or district code"),
+            Field::RegionCode,
+            Problem::NotARegion {
+                value: code.to_owned(),
+            },
         ));
     }
-    if notice.chars().count() > 200 {
-        return Err(OrderError::invalid("notice", "at most 200 characters"));
-    }
-    if level != Level::Normal && notice.trim().is_empty() {
-        return Err(OrderError::invalid("notice", "tell buyers why"));
-    }
+    // Buyers are told why: a restriction needs its notice.
+    let notice = match level {
+        Level::Normal => invalid::optional_text(Field::Notice, notice, 200)?,
+        _ => invalid::text(Field::Notice, notice, 200)?,
+    };
     if level == Level::Normal {
         sqlx::query("delete from delivery_restrictions where region_code = $1")
             .bind(code)
@@ -140,8 +123,8 @@ pub async fn set(
              updated_by = excluded.updated_by, updated_at = excluded.updated_at",
     )
     .bind(code)
-    .bind(level.as_str())
-    .bind(notice.trim())
+    .bind(level)
+    .bind(notice)
     .bind(staff)
     .bind(now)
     .execute(conn)

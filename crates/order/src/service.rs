@@ -1,38 +1,28 @@
-//! The order operations the storefront calls.
+//! The order operations the storefront, the jobs and settlement call.
 
-use jinguo_catalog::Catalog;
+use jinguo_catalog::{Catalog, SkuId};
 use jinguo_common::clock::Millis;
+use jinguo_common::ids::UserId;
+use jinguo_common::invalid::{self, Field, Problem};
 use jinguo_common::money::Fen;
 use jinguo_common::{Clock, Db};
 use std::sync::Arc;
 
 use crate::OrderError;
 use crate::address::{self, Address, NewAddress};
-use crate::books::Books;
+use crate::books::{Books, RefundOwed};
 use crate::cart::{self, CartView, Owner};
 use crate::checkout::{self, Placed};
+use crate::ids::{AddressId, OrderId};
 use crate::notify::{self, Notification};
 use crate::orders::{self, Filter, Order};
 use crate::payment::{PaymentInstructions, PaymentMethod, PaymentProvider, PaymentRequest};
+use crate::policy::{self, Offers, Viewer};
 use crate::region::{self, Level, Restriction};
+use crate::settings::OrderSettings;
 use crate::shipping::{self, ShippingRule};
-use crate::state::{Action, Actor, Transition, Windows};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OrderSettings {
-    /// How long an unpaid order holds its stock.
-    pub hold_ms: Millis,
-    pub windows: Windows,
-}
-
-impl Default for OrderSettings {
-    fn default() -> Self {
-        OrderSettings {
-            hold_ms: 15 * 60_000,
-            windows: Windows::default(),
-        }
-    }
-}
+use crate::state::{Action, Actor, OrderStatus, Transition};
+use crate::transfer::{self, FlagReason, NewTransfer, Transfer, TransferOutcome};
 
 #[derive(Clone)]
 pub struct Orders {
@@ -42,7 +32,24 @@ pub struct Orders {
     settings: OrderSettings,
     /// The providers buyers may pay through; the first is the default.
     payments: Vec<Arc<dyn PaymentProvider>>,
-    books: Option<Arc<dyn Books>>,
+    books: Arc<dyn Books>,
+}
+
+/// Where a checkout sends the order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddressChoice {
+    /// One of the buyer's address book.
+    Saved(AddressId),
+    /// A new address; it joins the address book once the order is placed.
+    New(NewAddress),
+}
+
+/// What a buyer checks out with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutRequest {
+    pub address: AddressChoice,
+    /// `None`: the shop's default method.
+    pub method: Option<PaymentMethod>,
 }
 
 /// What checkout returns: the order and how to pay for it.
@@ -53,42 +60,31 @@ pub struct Checkout {
     pub instructions: Option<PaymentInstructions>,
 }
 
-/// A bank transfer that did not pay its order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FlaggedTransfer {
-    pub order_id: i64,
-    pub reference: String,
-    pub amount: Fen,
-    pub received_on: String,
-    pub note: String,
+/// An order as one person may see it, with what they may do with it now.
+#[derive(Debug, Clone)]
+pub struct OrderView {
+    pub order: Order,
+    pub viewer: Viewer,
+    pub offers: Offers,
 }
 
-/// One of a producer's SKUs as its stock page lists it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ProducerSku {
-    pub id: i64,
-    pub product_title: String,
-    pub product_slug: String,
-    pub name: String,
-    pub price: Fen,
-    pub stock: i64,
-}
-
-/// What happened to a recorded bank transfer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransferOutcome {
-    /// The exact amount: the order is paid.
-    Accepted,
-    /// Kept for staff to sort out (wrong amount, or the order is no longer waiting for it).
-    Flagged,
+/// What an action did.
+#[derive(Debug, Clone)]
+pub struct Acted {
+    pub transition: Transition,
+    /// The refund it made owed, if any.
+    pub refund: Option<RefundOwed>,
 }
 
 impl Orders {
+    /// Orders on `db`, paid through `payment` (more with [`Orders::with_payment`]), with their
+    /// money kept in `books`.
     pub fn new(
         db: Db,
         clock: Clock,
         catalog: Catalog,
         settings: OrderSettings,
+        books: Arc<dyn Books>,
         payment: Arc<dyn PaymentProvider>,
     ) -> Orders {
         Orders {
@@ -97,7 +93,7 @@ impl Orders {
             catalog,
             settings,
             payments: vec![payment],
-            books: None,
+            books,
         }
     }
 
@@ -113,39 +109,36 @@ impl Orders {
         self.payments.iter().map(|p| p.method()).collect()
     }
 
-    /// Records every money movement of an order in `books`, in the same transaction.
-    pub fn with_books(mut self, books: Arc<dyn Books>) -> Orders {
-        self.books = Some(books);
-        self
-    }
-
-    /// The provider of `method`.
+    /// The provider of `method`; a method this shop does not take is refused.
     pub fn payment(&self, method: PaymentMethod) -> Result<&Arc<dyn PaymentProvider>, OrderError> {
         self.payments
             .iter()
             .find(|p| p.method() == method)
             .ok_or_else(|| {
                 OrderError::invalid(
-                    "payment_method",
-                    format!("{} is not offered here", method.as_str()),
+                    Field::PaymentMethod,
+                    Problem::NotOffered {
+                        value: method.as_str().to_owned(),
+                    },
                 )
             })
-    }
-
-    /// The provider an order is paid through (its `payment_method` column).
-    fn payment_of(&self, order: &Order) -> Result<&Arc<dyn PaymentProvider>, OrderError> {
-        let method = PaymentMethod::parse(&order.payment_method).ok_or_else(|| {
-            OrderError::Payment(format!("unknown payment method {}", order.payment_method))
-        })?;
-        self.payment(method)
     }
 
     pub fn db(&self) -> &Db {
         &self.db
     }
 
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
     pub fn settings(&self) -> OrderSettings {
         self.settings
+    }
+
+    /// The clock orders are timed by.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     pub(crate) fn now(&self) -> Millis {
@@ -170,7 +163,7 @@ impl Orders {
     pub async fn put_in_cart(
         &self,
         owner: Owner,
-        sku: i64,
+        sku: SkuId,
         quantity: i64,
         replace: bool,
     ) -> Result<(), OrderError> {
@@ -184,7 +177,7 @@ impl Orders {
         Ok(())
     }
 
-    pub async fn remove_from_cart(&self, owner: Owner, sku: i64) -> Result<(), OrderError> {
+    pub async fn remove_from_cart(&self, owner: Owner, sku: SkuId) -> Result<(), OrderError> {
         cart::remove(&mut *self.conn().await?, owner, sku, self.now()).await
     }
 
@@ -193,7 +186,7 @@ impl Orders {
     }
 
     /// Moves a guest's cart into the buyer's account on sign-in.
-    pub async fn merge_cart(&self, session: i64, user: i64) -> Result<(), OrderError> {
+    pub async fn merge_cart(&self, session: i64, user: UserId) -> Result<(), OrderError> {
         let mut tx = self.db.begin_write().await?;
         cart::merge(&mut tx, session, user, self.now()).await?;
         tx.commit().await?;
@@ -202,17 +195,17 @@ impl Orders {
 
     // ---- addresses and restrictions ----------------------------------------------------------
 
-    pub async fn addresses(&self, user: i64) -> Result<Vec<Address>, OrderError> {
+    pub async fn addresses(&self, user: UserId) -> Result<Vec<Address>, OrderError> {
         Ok(address::of_user(&mut *self.conn().await?, user).await?)
     }
 
-    pub async fn address(&self, user: i64, id: i64) -> Result<Address, OrderError> {
+    pub async fn address(&self, user: UserId, id: AddressId) -> Result<Address, OrderError> {
         address::get(&mut *self.conn().await?, user, id)
             .await?
             .ok_or(OrderError::NotFound)
     }
 
-    pub async fn add_address(&self, user: i64, new: &NewAddress) -> Result<Address, OrderError> {
+    pub async fn add_address(&self, user: UserId, new: &NewAddress) -> Result<Address, OrderError> {
         address::add(&mut *self.conn().await?, user, new, self.now()).await
     }
 
@@ -229,7 +222,7 @@ impl Orders {
         code: &str,
         level: Level,
         notice: &str,
-        staff: i64,
+        staff: UserId,
     ) -> Result<(), OrderError> {
         region::set(
             &mut *self.conn().await?,
@@ -243,7 +236,10 @@ impl Orders {
     }
 
     /// A producer's shipping rule (the default when it has set none).
-    pub async fn shipping_rule(&self, producer: i64) -> Result<ShippingRule, OrderError> {
+    pub async fn shipping_rule(
+        &self,
+        producer: jinguo_common::ids::ProducerId,
+    ) -> Result<ShippingRule, OrderError> {
         let rules = shipping::rules_for(&mut *self.conn().await?, &[producer]).await?;
         Ok(rules
             .get(&producer)
@@ -253,7 +249,7 @@ impl Orders {
 
     pub async fn set_shipping_rule(
         &self,
-        producer: i64,
+        producer: jinguo_common::ids::ProducerId,
         rule: ShippingRule,
     ) -> Result<(), OrderError> {
         shipping::set_rule(&mut *self.conn().await?, producer, rule, self.now()).await
@@ -261,30 +257,38 @@ impl Orders {
 
     // ---- orders ----------------------------------------------------------------------------
 
-    /// Places the buyer's cart as an order to `address`, taking its stock, paid by the default
-    /// method.
-    pub async fn checkout(&self, buyer: i64, address: &NewAddress) -> Result<Checkout, OrderError> {
-        let method = self.payment_methods()[0];
-        self.checkout_with(buyer, address, method).await
-    }
-
-    /// Places the buyer's cart as an order paid by `method`. When the provider cannot set the
-    /// payment up just now (Stripe unreachable), the order stands and holds its stock; the order
-    /// page asks the provider again.
-    pub async fn checkout_with(
+    /// Places the buyer's cart as an order: to a saved address or a new one (which then joins
+    /// the address book), paid by the method chosen or the shop's default. When the provider
+    /// cannot set the payment up just now (Stripe unreachable), the order stands and holds its
+    /// stock; the order page asks the provider again.
+    pub async fn checkout(
         &self,
-        buyer: i64,
-        address: &NewAddress,
-        method: PaymentMethod,
+        buyer: UserId,
+        request: &CheckoutRequest,
     ) -> Result<Checkout, OrderError> {
+        let method = request.method.unwrap_or(self.payment_methods()[0]);
         let provider = self.payment(method)?.clone();
+        let (address, remember) = match &request.address {
+            AddressChoice::Saved(id) => {
+                let a = self.address(buyer, *id).await?;
+                let saved = NewAddress {
+                    recipient: a.recipient,
+                    phone: a.phone,
+                    region_code: a.region_code,
+                    detail: a.detail,
+                };
+                (saved, false)
+            }
+            AddressChoice::New(new) => (new.validate()?, true),
+        };
         let placed = checkout::place(
             &self.db,
             buyer,
-            address,
+            &address,
+            remember,
             method,
             self.now(),
-            self.settings.hold_ms,
+            self.settings.hold_ms(),
         )
         .await?;
         self.catalog.notify_changed();
@@ -299,7 +303,7 @@ impl Orders {
         {
             Ok(instructions) => Some(instructions),
             Err(error) => {
-                tracing::warn!(order = placed.order_id, %error, "payment not set up yet; the order page will ask again");
+                tracing::warn!(order = %placed.order_id, %error, "payment not set up yet; the order page will ask again");
                 None
             }
         };
@@ -309,21 +313,49 @@ impl Orders {
         })
     }
 
-    pub async fn order(&self, id: i64) -> Result<Order, OrderError> {
+    /// An order, whole (for the shop's own use: jobs, settlement, staff tools).
+    pub async fn order(&self, id: OrderId) -> Result<Order, OrderError> {
         orders::detail(&mut *self.conn().await?, id)
             .await?
             .ok_or(OrderError::NotFound)
+    }
+
+    /// An order as `actor` may see it, with what they may do with it now. An order they have
+    /// no part in is "not found", so that guessing ids tells nothing.
+    pub async fn order_for(&self, actor: Actor, id: OrderId) -> Result<OrderView, OrderError> {
+        let order = self.order(id).await?;
+        let state = order.state();
+        let (order, viewer) = policy::visible(order, actor).ok_or(OrderError::NotFound)?;
+        let offers = policy::offers(&state, actor, self.now(), self.settings.windows());
+        Ok(OrderView {
+            order,
+            viewer,
+            offers,
+        })
+    }
+
+    /// The numbers of these orders.
+    pub async fn numbers(
+        &self,
+        ids: &[OrderId],
+    ) -> Result<std::collections::HashMap<OrderId, String>, OrderError> {
+        Ok(orders::numbers(&mut *self.conn().await?, ids)
+            .await?
+            .into_iter()
+            .map(|(id, (number, _))| (id, number))
+            .collect())
     }
 
     pub async fn orders(&self, filter: &Filter) -> Result<Vec<Order>, OrderError> {
         Ok(orders::list(&mut *self.conn().await?, filter).await?)
     }
 
+    /// How to pay an order still awaiting payment (asked of its provider again).
     pub async fn payment_instructions(
         &self,
         order: &Order,
     ) -> Result<PaymentInstructions, OrderError> {
-        self.payment_of(order)?
+        self.payment(order.payment_method)?
             .create_payment(&PaymentRequest {
                 order_id: order.id,
                 number: order.number.clone(),
@@ -333,64 +365,55 @@ impl Orders {
             .await
     }
 
-    /// Does `action` as `actor`: the state machine decides, one transaction applies.
+    /// Does `action` as `actor`: the state machine decides, one transaction applies it with the
+    /// money it moves. A refund it makes owed is then asked of the payment provider; from there
+    /// a failure leaves the refund owed (and listed for staff), it does not undo the change.
     pub async fn act(
         &self,
-        order: i64,
+        order: OrderId,
         action: Action,
         actor: Actor,
-    ) -> Result<Transition, OrderError> {
+    ) -> Result<Acted, OrderError> {
         let mut tx = self.db.begin_write().await?;
         let applied =
             orders::act_in(&mut tx, &self.context(self.now()), order, &action, actor).await?;
-        let products: Vec<jinguo_catalog::ProductId> = applied
-            .revived
-            .into_iter()
-            .map(jinguo_catalog::ProductId)
-            .collect();
-        jinguo_catalog::outbox::enqueue(&mut tx, &products, self.now()).await?;
+        jinguo_catalog::outbox::enqueue(&mut tx, &applied.revived, self.now()).await?;
         tx.commit().await?;
-        let transition = applied.transition;
-        if transition.stock.is_some() {
+        if applied.transition.stock.is_some() {
             self.catalog.notify_changed();
         }
-        // Committed: from here a failure leaves the refund owed (and listed for staff), it does
-        // not undo or fail the change.
-        if let Some((refund, _, amount)) = applied.refund {
-            let started = match self.order(order).await {
-                Ok(detail) => match self.payment_of(&detail) {
-                    Ok(provider) => {
-                        provider
-                            .refund(&detail.payment_reference, refund, Fen(amount))
-                            .await
-                    }
-                    Err(error) => Err(error),
-                },
+        if let Some(refund) = applied.refund {
+            let started = match self.payment(applied.method) {
+                Ok(provider) => provider.refund(order, refund.id, refund.amount).await,
                 Err(error) => Err(error),
             };
             if let Err(error) = started {
-                tracing::warn!(order, refund, %error, "refund not started; it stays pending");
+                tracing::warn!(%order, refund = %refund.id, %error, "refund not started; it stays owed");
             }
         }
-        Ok(transition)
+        Ok(Acted {
+            transition: applied.transition,
+            refund: applied.refund,
+        })
     }
 
     fn context(&self, now: Millis) -> orders::Context<'_> {
         orders::Context {
             backend: self.db.backend(),
             now,
-            windows: self.settings.windows,
-            books: self.books.as_deref(),
+            windows: self.settings.windows(),
+            books: self.books.as_ref(),
         }
     }
 
     /// Does `action` as `actor` inside the caller's transaction, books included: for a payment
     /// provider's event, recorded in the same transaction as its effect. Stock an action gives
-    /// back is not announced to the catalog here; use [`Orders::act`] for those.
+    /// back is not announced to the catalog here, nor a refund sent; use [`Orders::act`] for
+    /// those.
     pub async fn act_within(
         &self,
         conn: &mut sqlx::AnyConnection,
-        order: i64,
+        order: OrderId,
         action: &Action,
         actor: Actor,
     ) -> Result<Transition, OrderError> {
@@ -398,39 +421,20 @@ impl Orders {
         Ok(applied.transition)
     }
 
-    /// The clock orders are timed by.
-    pub fn clock(&self) -> &Clock {
-        &self.clock
-    }
-
     /// Records a bank transfer staff read off the statement. The exact amount pays the order;
     /// anything else is kept and flagged. A reference already paid is refused and nothing is
     /// written.
     pub async fn record_transfer(
         &self,
-        staff: i64,
+        staff: UserId,
         reference: &str,
         amount: Fen,
         received_on: &str,
     ) -> Result<(TransferOutcome, Order), OrderError> {
-        if amount.0 <= 0 {
-            return Err(OrderError::invalid("amount", "an amount above zero"));
-        }
-        let date = time::Date::parse(
-            received_on,
-            time::macros::format_description!("[year]-[month]-[day]"),
-        )
-        .map_err(|_| {
-            OrderError::invalid(
-                "received_on",
-                format!("“{received_on}” is not a date like 2026-11-29"),
-            )
-        })?;
+        invalid::positive(Field::Amount, amount)?;
+        let date = invalid::date(Field::ReceivedOn, received_on)?;
         if date > self.clock.today_in_china() {
-            return Err(OrderError::invalid(
-                "received_on",
-                "a transfer cannot arrive in the future",
-            ));
+            return Err(OrderError::invalid(Field::ReceivedOn, Problem::InTheFuture));
         }
         let reference = reference.trim().to_uppercase();
         let now = self.now();
@@ -438,57 +442,39 @@ impl Orders {
         let order_id = orders::by_reference(&mut tx, &reference)
             .await?
             .ok_or_else(|| OrderError::UnknownReference(reference.clone()))?;
-        let accepted: i64 = sqlx::query_scalar(
-            "select count(*) from bank_transfers where reference = $1 and outcome = 'accepted'",
-        )
-        .bind(&reference)
-        .fetch_one(&mut *tx)
-        .await?;
-        if accepted > 0 {
+        if transfer::accepted_for(&mut tx, &reference).await? {
             return Err(OrderError::AlreadyPaid(reference));
         }
-        let order = orders::load_state(&mut tx, self.db.backend(), order_id)
+        let (order, method) = orders::load_state(&mut tx, self.db.backend(), order_id)
             .await?
             .ok_or(OrderError::NotFound)?;
-        let method: String = sqlx::query_scalar("select payment_method from orders where id = $1")
-            .bind(order_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let (outcome, note) = if method != PaymentMethod::BankTransfer.as_str() {
+        let flag = if method != PaymentMethod::BankTransfer {
             // The buyer chose to pay through Stripe; the money is not booked as its payment.
-            (
-                TransferOutcome::Flagged,
-                format!("the order is paid through {method}; pay the money back"),
-            )
-        } else if order.status != crate::state::OrderStatus::AwaitingPayment {
-            (
-                TransferOutcome::Flagged,
-                format!("the order is {}; pay the money back", order.status.as_str()),
-            )
+            Some(FlagReason::PaidByStripe)
+        } else if order.status != OrderStatus::AwaitingPayment {
+            Some(FlagReason::NotAwaitingPayment)
         } else if amount.0 != order.total_fen {
-            (
-                TransferOutcome::Flagged,
-                format!("{} received, {} due", amount, Fen(order.total_fen)),
-            )
+            Some(FlagReason::WrongAmount)
         } else {
-            (TransferOutcome::Accepted, String::new())
+            None
         };
-        sqlx::query(
-            "insert into bank_transfers (order_id, reference, amount_fen, received_on, outcome, note, recorded_by, recorded_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8)",
+        let outcome = match flag {
+            None => TransferOutcome::Accepted,
+            Some(_) => TransferOutcome::Flagged,
+        };
+        transfer::record(
+            &mut tx,
+            &NewTransfer {
+                order: order_id,
+                reference: &reference,
+                amount,
+                received_on: received_on.trim(),
+                outcome,
+                flag,
+                staff,
+                now,
+            },
         )
-        .bind(order_id)
-        .bind(&reference)
-        .bind(amount.0)
-        .bind(received_on)
-        .bind(match outcome {
-            TransferOutcome::Accepted => "accepted",
-            TransferOutcome::Flagged => "flagged",
-        })
-        .bind(&note)
-        .bind(staff)
-        .bind(now)
-        .execute(&mut *tx)
         .await?;
         if outcome == TransferOutcome::Accepted {
             orders::act_in(
@@ -505,61 +491,24 @@ impl Orders {
         Ok((outcome, order))
     }
 
-    /// Transfers recorded for an order: (amount, received on, outcome, note).
-    pub async fn transfers(
-        &self,
-        order: i64,
-    ) -> Result<Vec<(Fen, String, String, String)>, OrderError> {
-        use sqlx::Row;
-        let rows = sqlx::query(
-            "select amount_fen, received_on, outcome, note from bank_transfers where order_id = $1 order by id",
-        )
-        .bind(order)
-        .fetch_all(self.db.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    Fen(r.try_get("amount_fen")?),
-                    r.try_get("received_on")?,
-                    r.try_get("outcome")?,
-                    r.try_get("note")?,
-                ))
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(Into::into)
+    /// Transfers recorded for an order, oldest first.
+    pub async fn transfers(&self, order: OrderId) -> Result<Vec<Transfer>, OrderError> {
+        Ok(transfer::of_order(&mut *self.conn().await?, order).await?)
     }
 
-    /// Transfers kept for staff to sort out (wrong amount, or an order no longer waiting), newest first.
-    pub async fn flagged_transfers(&self) -> Result<Vec<FlaggedTransfer>, OrderError> {
-        use sqlx::Row;
-        let rows = sqlx::query(
-            "select order_id, reference, amount_fen, received_on, note from bank_transfers
-             where outcome = 'flagged' order by id desc limit 200",
-        )
-        .fetch_all(self.db.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(FlaggedTransfer {
-                    order_id: r.try_get("order_id")?,
-                    reference: r.try_get("reference")?,
-                    amount: Fen(r.try_get("amount_fen")?),
-                    received_on: r.try_get("received_on")?,
-                    note: r.try_get("note")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(Into::into)
+    /// Transfers kept for staff to sort out (wrong amount, or an order no longer waiting),
+    /// newest first.
+    pub async fn flagged_transfers(&self) -> Result<Vec<Transfer>, OrderError> {
+        Ok(transfer::with_outcome(&mut *self.conn().await?, TransferOutcome::Flagged, 200).await?)
     }
 
     // ---- notifications -----------------------------------------------------------------------
 
-    pub async fn notifications(&self, user: i64) -> Result<Vec<Notification>, OrderError> {
+    pub async fn notifications(&self, user: UserId) -> Result<Vec<Notification>, OrderError> {
         Ok(notify::of_user(&mut *self.conn().await?, user, 50).await?)
     }
 
-    pub async fn unread_notifications(&self, user: i64) -> Result<i64, OrderError> {
+    pub async fn unread_notifications(&self, user: UserId) -> Result<i64, OrderError> {
         Ok(notify::unread_count(&mut *self.conn().await?, user).await?)
     }
 
@@ -601,58 +550,7 @@ impl Orders {
         Ok(sent)
     }
 
-    pub async fn mark_notifications_read(&self, user: i64) -> Result<(), OrderError> {
+    pub async fn mark_notifications_read(&self, user: UserId) -> Result<(), OrderError> {
         Ok(notify::mark_all_read(&mut *self.conn().await?, user, self.now()).await?)
-    }
-
-    /// A producer's SKUs, for its stock page.
-    pub async fn producer_skus(&self, producer: i64) -> Result<Vec<ProducerSku>, OrderError> {
-        use sqlx::Row;
-        let rows = sqlx::query(
-            "select s.id, s.name, s.price_fen, s.stock, p.slug, p.title from skus s join products p on p.id = s.product_id
-             where p.producer_id = $1 order by p.title, s.id",
-        )
-        .bind(producer)
-        .fetch_all(self.db.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ProducerSku {
-                    id: r.try_get("id")?,
-                    name: r.try_get("name")?,
-                    price: Fen(r.try_get("price_fen")?),
-                    stock: r.try_get("stock")?,
-                    product_slug: r.try_get("slug")?,
-                    product_title: r.try_get("title")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(Into::into)
-    }
-
-    /// A stock-take by a producer: sets a SKU's stock (their own SKUs only). Stock is what is
-    /// free to sell: units held by unpaid orders and units sold are not part of it.
-    pub async fn set_stock(&self, producer: i64, sku: i64, stock: i64) -> Result<(), OrderError> {
-        let owner: Option<i64> = sqlx::query_scalar(
-            "select p.producer_id from skus s join products p on p.id = s.product_id where s.id = $1",
-        )
-        .bind(sku)
-        .fetch_optional(self.db.pool())
-        .await?;
-        match owner {
-            Some(p) if p == producer => {}
-            // Another producer's SKU looks the same as no SKU.
-            _ => return Err(OrderError::NotFound),
-        }
-        self.catalog
-            .set_stock(jinguo_catalog::SkuId(sku), stock)
-            .await
-            .map_err(|e| match e {
-                jinguo_catalog::CatalogError::Invalid { field, message } => {
-                    OrderError::Invalid { field, message }
-                }
-                jinguo_catalog::CatalogError::NotFound { .. } => OrderError::NotFound,
-                other => OrderError::Catalog(other),
-            })
     }
 }

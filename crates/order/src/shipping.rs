@@ -7,6 +7,8 @@ use sqlx::{AnyConnection, Row};
 use std::collections::HashMap;
 
 use crate::OrderError;
+use jinguo_common::ids::ProducerId;
+use jinguo_common::invalid::{self, Field, Problem};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -18,6 +20,9 @@ pub enum ShippingRule {
     /// `first_kg` for the first kilogram, `per_kg` for each further one begun.
     ByWeight { first_kg: Fen, per_kg: Fen },
 }
+
+/// The most a shipping fee can be: ¥1000.
+pub const MAX_FEE: Fen = Fen(100_000);
 
 /// The rule of a producer that has not set one: ¥10, free from ¥99.
 pub const DEFAULT_RULE: ShippingRule = ShippingRule::FreeOver {
@@ -46,20 +51,25 @@ impl ShippingRule {
 
     fn validate(self) -> Result<(), OrderError> {
         let fees = match self {
-            ShippingRule::Flat { fee } => vec![fee],
+            ShippingRule::Flat { fee } => vec![(Field::Fee, fee)],
             ShippingRule::FreeOver { fee, threshold } => {
-                if threshold.0 <= 0 {
-                    return Err(OrderError::invalid("threshold", "must be more than zero"));
-                }
-                vec![fee]
+                invalid::positive(Field::Threshold, threshold)?;
+                vec![(Field::Fee, fee)]
             }
-            ShippingRule::ByWeight { first_kg, per_kg } => vec![first_kg, per_kg],
+            ShippingRule::ByWeight { first_kg, per_kg } => {
+                vec![(Field::Fee, first_kg), (Field::PerKg, per_kg)]
+            }
         };
-        if fees.iter().any(|f| !(0..=100_000).contains(&f.0)) {
-            return Err(OrderError::invalid(
-                "fee",
-                "a shipping fee is between ¥0 and ¥1000",
-            ));
+        for (field, fee) in fees {
+            if !(0..=MAX_FEE.0).contains(&fee.0) {
+                return Err(OrderError::invalid(
+                    field,
+                    Problem::AmountRange {
+                        min: Fen::ZERO,
+                        max: MAX_FEE,
+                    },
+                ));
+            }
         }
         Ok(())
     }
@@ -67,7 +77,7 @@ impl ShippingRule {
 
 pub async fn set_rule(
     conn: &mut AnyConnection,
-    producer_id: i64,
+    producer_id: ProducerId,
     rule: ShippingRule,
     now: Millis,
 ) -> Result<(), OrderError> {
@@ -100,9 +110,9 @@ pub async fn set_rule(
 /// The rules of these producers (the default for those without one).
 pub async fn rules_for(
     conn: &mut AnyConnection,
-    producers: &[i64],
-) -> Result<HashMap<i64, ShippingRule>, sqlx::Error> {
-    let mut rules: HashMap<i64, ShippingRule> =
+    producers: &[ProducerId],
+) -> Result<HashMap<ProducerId, ShippingRule>, sqlx::Error> {
+    let mut rules: HashMap<ProducerId, ShippingRule> =
         producers.iter().map(|p| (*p, DEFAULT_RULE)).collect();
     if producers.is_empty() {
         return Ok(rules);
@@ -110,7 +120,7 @@ pub async fn rules_for(
     let mut sql = jinguo_common::db::SqlBuf::new(
         "select producer_id, kind, fee_fen, threshold_fen, per_kg_fen from shipping_rules where producer_id in ",
     );
-    sql.bind_list(producers.iter().copied());
+    sql.bind_list(producers.iter().map(|p| p.0));
     for row in sql.query().fetch_all(conn).await? {
         let fee = Fen(row.try_get("fee_fen")?);
         let rule = match row.try_get::<String, _>("kind")?.as_str() {

@@ -18,61 +18,34 @@
 //! ```
 
 use jinguo_common::clock::Millis;
+use jinguo_common::ids::{ProducerId, UserId};
+use jinguo_common::money::Fen;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderStatus {
-    AwaitingPayment,
-    Paid,
-    Cancelled,
-    Completed,
+use crate::ids::{OrderId, PartId};
+
+jinguo_common::text_enum! {
+    pub enum OrderStatus {
+        AwaitingPayment = "awaiting_payment",
+        Paid = "paid",
+        Cancelled = "cancelled",
+        Completed = "completed",
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PartStatus {
-    /// The order is not paid yet.
-    Pending,
-    ToShip,
-    Shipped,
-    Delivered,
-    ReturnRequested,
-    Returned,
-    Completed,
-    Cancelled,
+jinguo_common::text_enum! {
+    pub enum PartStatus {
+        /// The order is not paid yet.
+        Pending = "pending",
+        ToShip = "to_ship",
+        Shipped = "shipped",
+        Delivered = "delivered",
+        ReturnRequested = "return_requested",
+        Returned = "returned",
+        Completed = "completed",
+        Cancelled = "cancelled",
+    }
 }
-
-macro_rules! text_enum {
-    ($ty:ident { $($variant:ident = $text:literal),* $(,)? }) => {
-        impl $ty {
-            pub fn as_str(self) -> &'static str {
-                match self { $($ty::$variant => $text),* }
-            }
-            pub fn parse(s: &str) -> Option<$ty> {
-                match s { $($text => Some($ty::$variant),)* _ => None }
-            }
-        }
-    };
-}
-
-text_enum!(OrderStatus {
-    AwaitingPayment = "awaiting_payment",
-    Paid = "paid",
-    Cancelled = "cancelled",
-    Completed = "completed",
-});
-
-text_enum!(PartStatus {
-    Pending = "pending",
-    ToShip = "to_ship",
-    Shipped = "shipped",
-    Delivered = "delivered",
-    ReturnRequested = "return_requested",
-    Returned = "returned",
-    Completed = "completed",
-    Cancelled = "cancelled",
-});
 
 impl PartStatus {
     /// Nothing more happens to a part in these.
@@ -89,24 +62,74 @@ impl PartStatus {
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum Actor {
     /// The buyer, by user id.
-    Buyer(i64),
+    Buyer(UserId),
     /// Staff of a producer, by producer id.
-    Producer(i64),
+    Producer(ProducerId),
     /// Federation staff, by user id.
-    Staff(i64),
+    Staff(UserId),
     /// The shop's own jobs (expiry, automatic delivery and completion).
     System,
 }
 
+jinguo_common::text_enum! {
+    /// Who acted, as the history records it.
+    pub enum ActorKind {
+        Buyer = "buyer",
+        Producer = "producer",
+        Staff = "staff",
+        System = "system",
+    }
+}
+
 impl Actor {
-    pub fn as_str(self) -> &'static str {
+    pub fn kind(self) -> ActorKind {
         match self {
-            Actor::Buyer(_) => "buyer",
-            Actor::Producer(_) => "producer",
-            Actor::Staff(_) => "staff",
-            Actor::System => "system",
+            Actor::Buyer(_) => ActorKind::Buyer,
+            Actor::Producer(_) => ActorKind::Producer,
+            Actor::Staff(_) => ActorKind::Staff,
+            Actor::System => ActorKind::System,
         }
     }
+
+    pub fn as_str(self) -> &'static str {
+        self.kind().as_str()
+    }
+
+    /// The id kept with the history: the user's, or the producer's.
+    pub fn id(self) -> Option<i64> {
+        match self {
+            Actor::Buyer(id) | Actor::Staff(id) => Some(id.0),
+            Actor::Producer(id) => Some(id.0),
+            Actor::System => None,
+        }
+    }
+}
+
+jinguo_common::text_enum! {
+    /// The kinds of [`Action`], as the history, the API's paths and the pages' forms name them.
+    pub enum ActionKind {
+        Pay = "pay",
+        Expire = "expire",
+        Cancel = "cancel",
+        Ship = "ship",
+        Deliver = "deliver",
+        RequestReturn = "request_return",
+        AcceptReturn = "accept_return",
+        RefuseReturn = "refuse_return",
+        Complete = "complete",
+        Refund = "refund",
+    }
+}
+
+impl ActionKind {
+    /// The actions a person may take on one part (the others are the order's, or the jobs').
+    pub const ON_PARTS: [ActionKind; 5] = [
+        ActionKind::Ship,
+        ActionKind::Deliver,
+        ActionKind::RequestReturn,
+        ActionKind::AcceptReturn,
+        ActionKind::RefuseReturn,
+    ];
 }
 
 /// What someone wants to happen.
@@ -120,51 +143,93 @@ pub enum Action {
         reason: String,
     },
     Ship {
-        part: i64,
+        part: PartId,
         carrier: String,
         tracking_no: String,
     },
     /// The buyer confirms, or the system after the delivery window.
     Deliver {
-        part: i64,
+        part: PartId,
     },
     RequestReturn {
-        part: i64,
+        part: PartId,
         reason: String,
     },
     AcceptReturn {
-        part: i64,
+        part: PartId,
     },
     RefuseReturn {
-        part: i64,
+        part: PartId,
         reason: String,
     },
     /// The return window closed.
     Complete {
-        part: i64,
+        part: PartId,
+    },
+    /// Staff give back part of what was paid for a part (a damaged item, a shortfall), without
+    /// changing any status. At most what is left of the part after earlier refunds.
+    Refund {
+        part: PartId,
+        amount: Fen,
+        reason: String,
     },
 }
 
 impl Action {
-    pub fn name(&self) -> &'static str {
+    pub fn kind(&self) -> ActionKind {
         match self {
-            Action::Pay => "pay",
-            Action::Expire => "expire",
-            Action::Cancel { .. } => "cancel",
-            Action::Ship { .. } => "ship",
-            Action::Deliver { .. } => "deliver",
-            Action::RequestReturn { .. } => "request_return",
-            Action::AcceptReturn { .. } => "accept_return",
-            Action::RefuseReturn { .. } => "refuse_return",
-            Action::Complete { .. } => "complete",
+            Action::Pay => ActionKind::Pay,
+            Action::Expire => ActionKind::Expire,
+            Action::Cancel { .. } => ActionKind::Cancel,
+            Action::Ship { .. } => ActionKind::Ship,
+            Action::Deliver { .. } => ActionKind::Deliver,
+            Action::RequestReturn { .. } => ActionKind::RequestReturn,
+            Action::AcceptReturn { .. } => ActionKind::AcceptReturn,
+            Action::RefuseReturn { .. } => ActionKind::RefuseReturn,
+            Action::Complete { .. } => ActionKind::Complete,
+            Action::Refund { .. } => ActionKind::Refund,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.kind().as_str()
+    }
+
+    /// The part this action is about, if it is about one.
+    pub fn part(&self) -> Option<PartId> {
+        match self {
+            Action::Ship { part, .. }
+            | Action::Deliver { part }
+            | Action::RequestReturn { part, .. }
+            | Action::AcceptReturn { part }
+            | Action::RefuseReturn { part, .. }
+            | Action::Complete { part }
+            | Action::Refund { part, .. } => Some(*part),
+            Action::Pay | Action::Expire | Action::Cancel { .. } => None,
+        }
+    }
+
+    /// What is written in the history's "why" column.
+    pub fn reason(&self) -> String {
+        match self {
+            Action::Cancel { reason }
+            | Action::RequestReturn { reason, .. }
+            | Action::RefuseReturn { reason, .. }
+            | Action::Refund { reason, .. } => reason.clone(),
+            Action::Ship {
+                carrier,
+                tracking_no,
+                ..
+            } => format!("{carrier} {tracking_no}"),
+            _ => String::new(),
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartState {
-    pub id: i64,
-    pub producer_id: i64,
+    pub id: PartId,
+    pub producer_id: ProducerId,
     pub status: PartStatus,
     /// What the buyer paid for this part (goods and shipping), in fen.
     pub total_fen: i64,
@@ -174,8 +239,8 @@ pub struct PartState {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderState {
-    pub id: i64,
-    pub buyer_id: i64,
+    pub id: OrderId,
+    pub buyer_id: UserId,
     pub status: OrderStatus,
     pub total_fen: i64,
     pub expires_at: Millis,
@@ -200,29 +265,41 @@ impl Default for Windows {
     }
 }
 
-/// Why an action is refused.
+/// Why an action is refused: each a case a person can be told about in their own words.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     #[error("not allowed for you")]
     Forbidden,
     #[error("the order has no part {0}")]
-    NoSuchPart(i64),
-    #[error("cannot {action} an order that is {from}")]
-    Order {
-        action: &'static str,
-        from: &'static str,
+    NoSuchPart(PartId),
+    /// The order is not in a status this can be done in (it moved on: another tab, the other
+    /// party, a job).
+    #[error("cannot {action} an order that is {status}")]
+    OrderStatus {
+        action: ActionKind,
+        status: OrderStatus,
     },
-    #[error("cannot {action} a part that is {from}")]
-    Part {
-        action: &'static str,
-        from: &'static str,
+    #[error("cannot {action} a part that is {status}")]
+    PartStatus {
+        action: ActionKind,
+        status: PartStatus,
     },
-    #[error("too early: {0}")]
-    TooEarly(&'static str),
-    #[error("too late: {0}")]
-    TooLate(&'static str),
-    #[error("{0}")]
-    Invalid(&'static str),
+    #[error("a part has already been shipped")]
+    AlreadyShipped,
+    #[error("the return window has closed")]
+    ReturnWindowClosed,
+    #[error("the order has not expired yet")]
+    NotExpiredYet,
+    #[error("the delivery window is still open")]
+    DeliveryWindowOpen,
+    #[error("the return window is still open")]
+    ReturnWindowOpen,
+    #[error("a shipment needs a carrier and a tracking number")]
+    NeedsTracking,
+    #[error("a return or a refund needs a reason")]
+    NeedsReason,
+    #[error("a refund is more than zero")]
+    NothingToRefund,
 }
 
 /// Stock an action gives back, and whether it had been held (unpaid) or sold (paid).
@@ -242,13 +319,25 @@ pub struct Transition {
     pub order_from: OrderStatus,
     pub order_to: OrderStatus,
     /// (part id, from, to)
-    pub parts: Vec<(i64, PartStatus, PartStatus)>,
+    pub parts: Vec<(PartId, PartStatus, PartStatus)>,
     pub stock: Option<StockEffect>,
-    /// Money to give back, in fen, and for which part (`None`: the whole order).
-    pub refund: Option<(Option<i64>, i64)>,
+    /// Money to give back.
+    pub refund: Option<Refund>,
 }
 
-fn part_index(order: &OrderState, id: i64) -> Result<usize, Refusal> {
+/// Money an action gives back to the buyer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refund {
+    /// The part it is for (`None`: the whole order).
+    pub part: Option<PartId>,
+    pub amount: Fen,
+    /// Whether `amount` is what is left of it to give back (a cancellation or a return gives
+    /// back whatever earlier refunds left), or exactly this much (a partial refund, refused if
+    /// more than is left).
+    pub whatever_is_left: bool,
+}
+
+fn part_index(order: &OrderState, id: PartId) -> Result<usize, Refusal> {
     order
         .parts
         .iter()
@@ -264,9 +353,13 @@ pub fn decide(
     now: Millis,
     windows: Windows,
 ) -> Result<Transition, Refusal> {
-    let refuse_order = || Refusal::Order {
-        action: action.name(),
-        from: order.status.as_str(),
+    let refuse_order = || Refusal::OrderStatus {
+        action: action.kind(),
+        status: order.status,
+    };
+    let refuse_part = |p: &PartState| Refusal::PartStatus {
+        action: action.kind(),
+        status: p.status,
     };
     let mut t = Transition {
         order_from: order.status,
@@ -299,7 +392,7 @@ pub fn decide(
                 return Err(refuse_order());
             }
             if now < order.expires_at {
-                return Err(Refusal::TooEarly("the order has not expired"));
+                return Err(Refusal::NotExpiredYet);
             }
             t.order_to = OrderStatus::Cancelled;
             t.stock = Some(StockEffect::ReleaseHeld);
@@ -315,11 +408,13 @@ pub fn decide(
                 OrderStatus::AwaitingPayment => t.stock = Some(StockEffect::ReleaseHeld),
                 OrderStatus::Paid if order.parts.iter().all(|p| p.status == PartStatus::ToShip) => {
                     t.stock = Some(StockEffect::ReleaseSold);
-                    t.refund = Some((None, order.total_fen));
+                    t.refund = Some(Refund {
+                        part: None,
+                        amount: Fen(order.total_fen),
+                        whatever_is_left: true,
+                    });
                 }
-                OrderStatus::Paid => {
-                    return Err(Refusal::TooLate("a part has already been shipped"));
-                }
+                OrderStatus::Paid => return Err(Refusal::AlreadyShipped),
                 _ => return Err(refuse_order()),
             }
             t.order_to = OrderStatus::Cancelled;
@@ -337,15 +432,10 @@ pub fn decide(
                 return Err(Refusal::Forbidden);
             }
             if carrier.trim().is_empty() || tracking_no.trim().is_empty() {
-                return Err(Refusal::Invalid(
-                    "a shipment needs a carrier and a tracking number",
-                ));
+                return Err(Refusal::NeedsTracking);
             }
             if p.status != PartStatus::ToShip {
-                return Err(Refusal::Part {
-                    action: "ship",
-                    from: p.status.as_str(),
-                });
+                return Err(refuse_part(p));
             }
             t.parts.push((p.id, p.status, PartStatus::Shipped));
         }
@@ -356,13 +446,10 @@ pub fn decide(
                 return Err(Refusal::Forbidden);
             }
             if p.status != PartStatus::Shipped {
-                return Err(Refusal::Part {
-                    action: "deliver",
-                    from: p.status.as_str(),
-                });
+                return Err(refuse_part(p));
             }
             if automatic && now < p.shipped_at.unwrap_or(now) + windows.auto_deliver_ms {
-                return Err(Refusal::TooEarly("the delivery window is still open"));
+                return Err(Refusal::DeliveryWindowOpen);
             }
             t.parts.push((p.id, p.status, PartStatus::Delivered));
         }
@@ -372,16 +459,13 @@ pub fn decide(
                 return Err(Refusal::Forbidden);
             }
             if reason.trim().is_empty() {
-                return Err(Refusal::Invalid("say why the goods go back"));
+                return Err(Refusal::NeedsReason);
             }
             if p.status != PartStatus::Delivered {
-                return Err(Refusal::Part {
-                    action: "request_return",
-                    from: p.status.as_str(),
-                });
+                return Err(refuse_part(p));
             }
             if now > p.delivered_at.unwrap_or(now) + windows.return_ms {
-                return Err(Refusal::TooLate("the return window has closed"));
+                return Err(Refusal::ReturnWindowClosed);
             }
             t.parts.push((p.id, p.status, PartStatus::ReturnRequested));
         }
@@ -391,14 +475,15 @@ pub fn decide(
                 return Err(Refusal::Forbidden);
             }
             if p.status != PartStatus::ReturnRequested {
-                return Err(Refusal::Part {
-                    action: action.name(),
-                    from: p.status.as_str(),
-                });
+                return Err(refuse_part(p));
             }
             if let Action::AcceptReturn { .. } = action {
                 t.parts.push((p.id, p.status, PartStatus::Returned));
-                t.refund = Some((Some(p.id), p.total_fen));
+                t.refund = Some(Refund {
+                    part: Some(p.id),
+                    amount: Fen(p.total_fen),
+                    whatever_is_left: true,
+                });
             } else {
                 t.parts.push((p.id, p.status, PartStatus::Delivered));
             }
@@ -409,15 +494,39 @@ pub fn decide(
                 return Err(Refusal::Forbidden);
             }
             if p.status != PartStatus::Delivered {
-                return Err(Refusal::Part {
-                    action: "complete",
-                    from: p.status.as_str(),
-                });
+                return Err(refuse_part(p));
             }
             if now < p.delivered_at.unwrap_or(now) + windows.return_ms {
-                return Err(Refusal::TooEarly("the return window is still open"));
+                return Err(Refusal::ReturnWindowOpen);
             }
             t.parts.push((p.id, p.status, PartStatus::Completed));
+        }
+        Action::Refund {
+            part,
+            amount,
+            reason,
+        } => {
+            let p = &order.parts[part_index(order, *part)?];
+            if !is_staff {
+                return Err(Refusal::Forbidden);
+            }
+            if !matches!(order.status, OrderStatus::Paid | OrderStatus::Completed) {
+                return Err(refuse_order());
+            }
+            if matches!(p.status, PartStatus::Returned | PartStatus::Cancelled) {
+                return Err(refuse_part(p));
+            }
+            if reason.trim().is_empty() {
+                return Err(Refusal::NeedsReason);
+            }
+            if amount.0 <= 0 {
+                return Err(Refusal::NothingToRefund);
+            }
+            t.refund = Some(Refund {
+                part: Some(p.id),
+                amount: *amount,
+                whatever_is_left: false,
+            });
         }
     }
     // A paid order whose every part is finished is complete.

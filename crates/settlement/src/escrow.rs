@@ -14,27 +14,39 @@
 
 use async_trait::async_trait;
 use jinguo_common::clock::Millis;
+use jinguo_common::invalid::{Field, Problem};
 use jinguo_common::money::Fen;
-use jinguo_order::OrderError;
-use jinguo_order::books::{Books, MoneyChange};
-use jinguo_order::payment::PaymentMethod;
-use jinguo_order::state::{OrderStatus, PartStatus};
-use sqlx::{AnyConnection, Row};
+use jinguo_order::books::{Books, MoneyChange, PartMoney, RefundDue, RefundOwed};
+use jinguo_order::{OrderError, OrderId};
+use serde::Deserialize;
+use sqlx::AnyConnection;
 
 use crate::SettlementError;
 use crate::ledger::{self, Account, Kind, Posting};
+use crate::refund::{self, NewRefund};
 
 /// The platform's fee on released sales, in basis points (1/100 of a percent).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "u32")]
 pub struct FeeRate(u32);
+
+impl TryFrom<u32> for FeeRate {
+    type Error = String;
+    fn try_from(bp: u32) -> Result<FeeRate, String> {
+        FeeRate::basis_points(bp).map_err(|_| format!("{bp} basis points is more than 100%"))
+    }
+}
 
 impl FeeRate {
     /// At most 100% (10 000 basis points).
     pub fn basis_points(bp: u32) -> Result<FeeRate, SettlementError> {
         if bp > 10_000 {
             return Err(SettlementError::invalid(
-                "platform_fee_bp",
-                format!("{bp} basis points is more than 100%"),
+                Field::Fee,
+                Problem::Range {
+                    min: 0,
+                    max: 10_000,
+                },
             ));
         }
         Ok(FeeRate(bp))
@@ -67,132 +79,124 @@ impl Books for Escrow {
     async fn record(
         &self,
         conn: &mut AnyConnection,
-        change: &MoneyChange<'_>,
-    ) -> Result<(), OrderError> {
-        let order = change.order;
-        let t = change.transition;
-        if t.order_from == OrderStatus::AwaitingPayment && t.order_to == OrderStatus::Paid {
-            let method = payment_method(conn, order.id).await?;
+        change: &MoneyChange,
+    ) -> Result<Option<RefundOwed>, OrderError> {
+        if let Some(total) = change.paid {
             let posting = Posting {
-                order_id: Some(order.id),
-                ..Posting::new(Kind::Payment, format!("pay:order:{}", order.id))
+                order_id: Some(change.order),
+                ..Posting::new(Kind::Payment, format!("pay:order:{}", change.order))
             }
-            .debit(Account::Clearing(method), Fen(order.total_fen))
-            .credit(Account::Escrow, Fen(order.total_fen));
+            .debit(Account::Clearing(change.method), total)
+            .credit(Account::Escrow, total);
             ledger::post(conn, &posting, change.now).await?;
         }
-        if let Some((refund, part, amount)) = change.refund {
-            owe_refund(
-                conn,
-                order.id,
-                refund,
-                part,
-                Fen(amount),
-                self.fee,
-                change.now,
-            )
-            .await?;
+        let owed = match &change.refund {
+            Some(due) => owe(conn, change.order, due, self.fee, change.now).await?,
+            None => None,
+        };
+        for part in &change.completed {
+            release(conn, change.order, part, self.fee, change.now).await?;
         }
-        for (part, _, to) in &t.parts {
-            if *to == PartStatus::Completed {
-                release(conn, order.id, *part, self.fee, change.now).await?;
-            }
-        }
-        Ok(())
+        Ok(owed)
     }
-}
-
-/// How order `order` is paid: which clearing account its money moves through.
-pub(crate) async fn payment_method(
-    conn: &mut AnyConnection,
-    order: i64,
-) -> Result<PaymentMethod, SettlementError> {
-    let method: String = sqlx::query_scalar("select payment_method from orders where id = $1")
-        .bind(order)
-        .fetch_one(conn)
-        .await?;
-    PaymentMethod::parse(&method).ok_or_else(|| SettlementError::invalid("payment_method", method))
 }
 
 /// Moves what is left of a completed part from escrow to its producer, less the fee.
 async fn release(
     conn: &mut AnyConnection,
-    order: i64,
-    part: i64,
+    order: OrderId,
+    part: &PartMoney,
     fee: FeeRate,
     now: Millis,
 ) -> Result<(), SettlementError> {
-    let row = sqlx::query(
-        "select p.producer_id, p.items_fen + p.shipping_fen as total,
-                (select cast(coalesce(sum(r.amount_fen), 0) as bigint) from refunds r where r.part_id = p.id) as refunded
-         from order_parts p where p.id = $1",
-    )
-    .bind(part)
-    .fetch_one(&mut *conn)
-    .await?;
-    let producer: i64 = row.try_get("producer_id")?;
-    let left = Fen(row.try_get::<i64, _>("total")? - row.try_get::<i64, _>("refunded")?);
+    let refunded = refund::refunded(conn, order, Some(part.part)).await?;
+    let left = part.total - refunded;
     let fee = fee.fee_on(left);
     let posting = Posting {
         order_id: Some(order),
-        part_id: Some(part),
-        producer_id: Some(producer),
-        ..Posting::new(Kind::Release, format!("release:part:{part}"))
+        part_id: Some(part.part),
+        producer_id: Some(part.producer),
+        ..Posting::new(Kind::Release, format!("release:part:{}", part.part))
     }
     .debit(Account::Escrow, left)
     .credit(Account::PlatformFee, fee)
-    .credit(Account::Payable(producer), Fen(left.0 - fee.0));
+    .credit(Account::Payable(part.producer), left - fee);
     ledger::post(conn, &posting, now).await?;
     Ok(())
 }
 
-/// Books refund `refund` as owed to the buyer: out of escrow, or, once the part has been
-/// released, out of the producer's payable and the platform's fee in proportion (the platform
-/// gives back its fee on what is refunded: `fee` on the amount, rounded down as it was charged,
-/// so what is given back never exceeds what was kept).
-pub(crate) async fn owe_refund(
+/// Records the refund an order change asks for, and books it owed to the buyer: out of escrow,
+/// or, once the part has been released, out of the producer's payable and the platform's fee
+/// in proportion (the platform gives back its fee on what is refunded: `fee` on the amount,
+/// rounded down as it was charged, so what is given back never exceeds what was kept). A
+/// cancellation or a return gives back what earlier refunds left; a partial refund more than
+/// that is refused. `None`: nothing is left to give back.
+async fn owe(
     conn: &mut AnyConnection,
-    order: i64,
-    refund: i64,
-    part: Option<i64>,
-    amount: Fen,
+    order: OrderId,
+    due: &RefundDue,
     fee: FeeRate,
     now: Millis,
-) -> Result<(), SettlementError> {
-    let mut producer = None;
-    let mut released = false;
-    if let Some(part) = part {
-        let p: i64 = sqlx::query_scalar("select producer_id from order_parts where id = $1")
-            .bind(part)
-            .fetch_one(&mut *conn)
-            .await?;
-        producer = Some(p);
-        let n: i64 =
-            sqlx::query_scalar("select count(*) from ledger_transactions where cause = $1")
-                .bind(format!("release:part:{part}"))
-                .fetch_one(&mut *conn)
-                .await?;
-        released = n > 0;
+) -> Result<Option<RefundOwed>, OrderError> {
+    // The order's row is locked (on PostgreSQL) by the change: refunds committed meanwhile are
+    // counted here, in a statement of its own.
+    let (limit, refunded) = match &due.part {
+        Some(part) => (
+            part.total,
+            refund::refunded(conn, order, Some(part.part)).await?,
+        ),
+        None => (due.amount, refund::refunded(conn, order, None).await?),
+    };
+    let left = Fen((limit - refunded).0.max(0));
+    let amount = if due.whatever_is_left {
+        Fen(due.amount.0.min(left.0))
+    } else if due.amount > left {
+        tracing::info!(%order, asked = due.amount.0, left = left.0, "refund refused: more than is left");
+        return Err(OrderError::RefundTooLarge {
+            asked: due.amount,
+            left,
+        });
+    } else {
+        due.amount
+    };
+    if amount.0 <= 0 {
+        return Ok(None);
     }
+    let id = refund::create(
+        conn,
+        &NewRefund {
+            order,
+            part: due.part.map(|p| p.part),
+            amount,
+            reason: &due.reason,
+            by: due.by,
+            now,
+        },
+    )
+    .await?;
+    let released = match &due.part {
+        Some(part) => ledger::is_posted(conn, &format!("release:part:{}", part.part)).await?,
+        None => false,
+    };
     let posting = Posting {
         order_id: Some(order),
-        part_id: part,
-        refund_id: Some(refund),
-        producer_id: producer,
-        ..Posting::new(Kind::Refund, format!("refund:{refund}"))
+        part_id: due.part.map(|p| p.part),
+        refund_id: Some(id),
+        producer_id: due.part.map(|p| p.producer),
+        ..Posting::new(Kind::Refund, format!("refund:{id}"))
     };
-    let posting = match producer {
-        Some(p) if released => {
+    let posting = match &due.part {
+        Some(part) if released => {
             let fee_back = fee.fee_on(amount);
             posting
-                .debit(Account::Payable(p), Fen(amount.0 - fee_back.0))
+                .debit(Account::Payable(part.producer), amount - fee_back)
                 .debit(Account::PlatformFee, fee_back)
         }
         _ => posting.debit(Account::Escrow, amount),
     }
     .credit(Account::RefundsDue, amount);
     ledger::post(conn, &posting, now).await?;
-    Ok(())
+    Ok(Some(RefundOwed { id, amount }))
 }
 
 #[cfg(test)]

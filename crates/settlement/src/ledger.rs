@@ -14,13 +14,15 @@
 //! `payouts_in_transit`, `provider_fees`.
 
 use jinguo_common::clock::Millis;
+use jinguo_common::ids::ProducerId;
 use jinguo_common::money::Fen;
 use jinguo_order::payment::PaymentMethod;
+use jinguo_order::{OrderId, PartId};
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 use std::fmt;
 
-use crate::SettlementError;
+use crate::{PayoutId, RefundId, SettlementError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum Account {
@@ -29,7 +31,7 @@ pub enum Account {
     /// Paid by buyers, held until the goods arrive and the return window closes.
     Escrow,
     /// Owed to a producer.
-    Payable(i64),
+    Payable(ProducerId),
     /// Owed to a promoter (巴渝网姐) for completed orders they brought.
     Commission(i64),
     /// The platform's fee.
@@ -61,7 +63,7 @@ impl Account {
             "provider_fees" => Account::ProviderFees,
             _ => {
                 if let Some(rest) = code.strip_prefix("payable:producer:") {
-                    Account::Payable(id(rest)?)
+                    Account::Payable(ProducerId(id(rest)?))
                 } else if let Some(rest) = code.strip_prefix("commission:promoter:") {
                     Account::Commission(id(rest)?)
                 } else if let Some(rest) = code.strip_prefix("donation:project:") {
@@ -90,52 +92,19 @@ impl fmt::Display for Account {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Payment,
-    Release,
-    Refund,
-    RefundPaid,
-    Payout,
-    PayoutPaid,
-    PayoutFailed,
-    UnmatchedPayment,
-    ProviderFee,
-    Reversal,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Payment => "payment",
-            Kind::Release => "release",
-            Kind::Refund => "refund",
-            Kind::RefundPaid => "refund_paid",
-            Kind::Payout => "payout",
-            Kind::PayoutPaid => "payout_paid",
-            Kind::PayoutFailed => "payout_failed",
-            Kind::UnmatchedPayment => "unmatched_payment",
-            Kind::ProviderFee => "provider_fee",
-            Kind::Reversal => "reversal",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Kind> {
-        [
-            Kind::Payment,
-            Kind::Release,
-            Kind::Refund,
-            Kind::RefundPaid,
-            Kind::Payout,
-            Kind::PayoutPaid,
-            Kind::PayoutFailed,
-            Kind::UnmatchedPayment,
-            Kind::ProviderFee,
-            Kind::Reversal,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+jinguo_common::text_enum! {
+    /// What kind of movement a ledger transaction is.
+    pub enum Kind {
+        Payment = "payment",
+        Release = "release",
+        Refund = "refund",
+        RefundPaid = "refund_paid",
+        Payout = "payout",
+        PayoutPaid = "payout_paid",
+        PayoutFailed = "payout_failed",
+        UnmatchedPayment = "unmatched_payment",
+        ProviderFee = "provider_fee",
+        Reversal = "reversal",
     }
 }
 
@@ -145,11 +114,11 @@ pub struct Posting {
     pub kind: Kind,
     /// Unique: the same cause is posted at most once.
     pub cause: String,
-    pub order_id: Option<i64>,
-    pub part_id: Option<i64>,
-    pub refund_id: Option<i64>,
-    pub payout_id: Option<i64>,
-    pub producer_id: Option<i64>,
+    pub order_id: Option<OrderId>,
+    pub part_id: Option<PartId>,
+    pub refund_id: Option<RefundId>,
+    pub payout_id: Option<PayoutId>,
+    pub producer_id: Option<ProducerId>,
     pub event_id: Option<String>,
     pub reverses_id: Option<i64>,
     pub memo: String,
@@ -221,7 +190,7 @@ pub async fn post(
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          on conflict (cause) do nothing returning id",
     )
-    .bind(posting.kind.as_str())
+    .bind(posting.kind)
     .bind(&posting.cause)
     .bind(posting.order_id)
     .bind(posting.part_id)
@@ -253,6 +222,15 @@ pub async fn post(
         .execute(&mut *conn)
         .await?;
     Ok(Some(id))
+}
+
+/// Whether a transaction with this cause has been posted.
+pub async fn is_posted(conn: &mut AnyConnection, cause: &str) -> Result<bool, SettlementError> {
+    let n: i64 = sqlx::query_scalar("select count(*) from ledger_transactions where cause = $1")
+        .bind(cause)
+        .fetch_one(conn)
+        .await?;
+    Ok(n > 0)
 }
 
 /// Posts the reverse of transaction `id` (every line negated), once.
@@ -405,7 +383,7 @@ mod tests {
             Account::Clearing(PaymentMethod::Stripe),
             Account::Clearing(PaymentMethod::BankTransfer),
             Account::Escrow,
-            Account::Payable(7),
+            Account::Payable(ProducerId(7)),
             Account::Commission(3),
             Account::PlatformFee,
             Account::Donation(2),
@@ -423,11 +401,14 @@ mod tests {
     fn zero_lines_are_left_out() {
         let p = Posting::new(Kind::Release, "t")
             .debit(Account::Escrow, Fen(500))
-            .credit(Account::Payable(1), Fen(500))
+            .credit(Account::Payable(ProducerId(1)), Fen(500))
             .credit(Account::PlatformFee, Fen(0));
         assert_eq!(
             p.lines,
-            vec![(Account::Escrow, 500), (Account::Payable(1), -500)]
+            vec![
+                (Account::Escrow, 500),
+                (Account::Payable(ProducerId(1)), -500)
+            ]
         );
     }
 }

@@ -8,15 +8,16 @@ use async_trait::async_trait;
 use jinguo_common::Db;
 use jinguo_common::clock::Clock;
 use jinguo_common::money::Fen;
-use jinguo_order::OrderError;
 use jinguo_order::payment::{
     PaymentEvent, PaymentInstructions, PaymentMethod, PaymentProvider, PaymentRequest,
     PaymentState, RefundOutcome,
 };
+use jinguo_order::{NoticeProblem, OrderError, OrderId};
 use sqlx::Row;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::RefundId;
 use crate::service::record_stripe_refund;
 use crate::stripe::{IntentStatus, StripeGateway};
 
@@ -31,23 +32,19 @@ impl StripeProvider {
         StripeProvider { db, clock, gateway }
     }
 
-    async fn intent_of(&self, reference: &str) -> Result<Option<(i64, String)>, OrderError> {
-        let row = sqlx::query(
-            "select s.order_id, s.intent_id from stripe_payments s join orders o on o.id = s.order_id
-             where o.payment_reference = $1",
+    /// The PaymentIntent made for an order, if one was.
+    async fn intent_of(&self, order: OrderId) -> Result<Option<String>, OrderError> {
+        Ok(
+            sqlx::query_scalar("select intent_id from stripe_payments where order_id = $1")
+                .bind(order)
+                .fetch_optional(self.db.pool())
+                .await?,
         )
-        .bind(reference)
-        .fetch_optional(self.db.pool())
-        .await?;
-        Ok(match row {
-            Some(r) => Some((r.try_get("order_id")?, r.try_get("intent_id")?)),
-            None => None,
-        })
     }
 }
 
 fn payment_error(e: impl std::fmt::Display) -> OrderError {
-    OrderError::Payment(e.to_string())
+    OrderError::Provider(e.to_string())
 }
 
 #[async_trait]
@@ -76,7 +73,7 @@ impl PaymentProvider for StripeProvider {
         }
         let intent = self
             .gateway
-            .create_intent(request.order_id, &request.number, request.amount)
+            .create_intent(request.order_id.0, &request.number, request.amount)
             .await
             .map_err(payment_error)?;
         let secret = intent
@@ -103,8 +100,12 @@ impl PaymentProvider for StripeProvider {
         })
     }
 
-    async fn payment_state(&self, reference: &str) -> Result<PaymentState, OrderError> {
-        let Some((_, intent)) = self.intent_of(reference).await? else {
+    async fn payment_state(
+        &self,
+        order: OrderId,
+        _reference: &str,
+    ) -> Result<PaymentState, OrderError> {
+        let Some(intent) = self.intent_of(order).await? else {
             return Ok(PaymentState::Pending);
         };
         let intent = self
@@ -122,21 +123,21 @@ impl PaymentProvider for StripeProvider {
 
     async fn refund(
         &self,
-        reference: &str,
-        refund: i64,
+        order: OrderId,
+        refund: RefundId,
         amount: Fen,
     ) -> Result<RefundOutcome, OrderError> {
-        let (_, intent) = self
-            .intent_of(reference)
+        let intent = self
+            .intent_of(order)
             .await?
-            .ok_or_else(|| payment_error(format!("no PaymentIntent for {reference}")))?;
+            .ok_or_else(|| payment_error(format!("no PaymentIntent for order {order}")))?;
         let done = self
             .gateway
             .refund(
                 &intent,
                 amount,
                 &crate::keys::refund(refund, &intent),
-                refund,
+                refund.0,
             )
             .await
             .map_err(payment_error)?;
@@ -154,8 +155,7 @@ impl PaymentProvider for StripeProvider {
         _headers: &HashMap<String, String>,
         _body: &[u8],
     ) -> Result<PaymentEvent, OrderError> {
-        Err(payment_error(
-            "Stripe's events arrive at POST /webhooks/stripe",
-        ))
+        // Stripe's events arrive at POST /webhooks/stripe (Settlement::stripe_webhook).
+        Err(OrderError::Notice(NoticeProblem::NotConfigured))
     }
 }

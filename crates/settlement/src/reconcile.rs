@@ -15,7 +15,9 @@
 use jinguo_common::Db;
 use jinguo_common::clock::Millis;
 use jinguo_common::money::Fen;
+use jinguo_order::OrderId;
 use jinguo_order::payment::PaymentMethod;
+use jinguo_order::transfer::{self, FlagReason, TransferOutcome};
 use serde::Serialize;
 use sqlx::Row;
 use std::collections::HashMap;
@@ -24,16 +26,64 @@ use crate::SettlementError;
 use crate::ledger::{self, Account, Kind, Posting};
 use crate::stripe::BalanceTxn;
 
+jinguo_common::text_enum! {
+    /// Whose record a mismatch is with.
+    pub enum Source {
+        Stripe = "stripe",
+        Bank = "bank",
+    }
+}
+
+jinguo_common::text_enum! {
+    /// What does not match.
+    pub enum MismatchKind {
+        /// A kind of Stripe movement the ledger books nothing for (a dispute, a reversal).
+        StripeUnbooked = "stripe_unbooked",
+        /// A Stripe movement of a kind the ledger books, but this one it does not have.
+        MissingInLedger = "missing_in_ledger",
+        /// Booked in the ledger, not in Stripe's balance history.
+        MissingAtStripe = "missing_at_stripe",
+        /// The ledger and Stripe differ on the amount.
+        AmountsDiffer = "amounts_differ",
+        /// An accepted transfer and the payment booked for its order differ.
+        TransferDiffers = "transfer_differs",
+        /// Booked as paid by transfer, but no transfer was recorded.
+        NoTransfer = "no_transfer",
+        /// Money received and kept aside (wrong amount, order gone): the ledger does not hold it.
+        KeptAside = "kept_aside",
+        /// A bank payout marked paid and what left the bank account differ.
+        PayoutDiffers = "payout_differs",
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Mismatch {
-    /// `stripe` or `bank`
-    pub source: &'static str,
+    pub source: Source,
     /// The provider's id, the payment reference, or the payout.
     pub reference: String,
     pub ledger: Option<Fen>,
     pub outside: Option<Fen>,
-    pub problem: String,
-    pub order_id: Option<i64>,
+    pub kind: MismatchKind,
+    /// Stripe's `type` of the movement, for the Stripe kinds.
+    pub stripe_type: Option<String>,
+    /// Why a transfer was kept aside.
+    pub flag: Option<FlagReason>,
+    pub order_id: Option<OrderId>,
+}
+
+impl Mismatch {
+    fn new(source: Source, reference: String, kind: MismatchKind) -> Mismatch {
+        Mismatch {
+            source,
+            reference,
+            ledger: None,
+            outside: None,
+            kind,
+            stripe_type: None,
+            flag: None,
+            order_id: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -53,7 +103,7 @@ pub struct Reconciliation {
 /// What the ledger says moved through one Stripe object.
 struct Booked {
     amount: Fen,
-    order_id: Option<i64>,
+    order_id: Option<OrderId>,
 }
 
 /// Matches Stripe's balance history (when given) and the bank records against the ledger.
@@ -165,12 +215,9 @@ async fn stripe_side(
             "charge" | "payment" | "refund" | "payment_refund" | "transfer"
         ) {
             report.mismatches.push(Mismatch {
-                source: "stripe",
-                reference: source,
-                ledger: None,
                 outside: Some(txn.amount),
-                problem: format!("a Stripe {} the ledger books nothing for", txn.kind),
-                order_id: None,
+                stripe_type: Some(txn.kind.clone()),
+                ..Mismatch::new(Source::Stripe, source, MismatchKind::StripeUnbooked)
             });
             continue;
         }
@@ -178,23 +225,23 @@ async fn stripe_side(
         let matched = match booked.get(&source) {
             None => {
                 report.mismatches.push(Mismatch {
-                    source: "stripe",
-                    reference: source.clone(),
-                    ledger: None,
                     outside: Some(txn.amount),
-                    problem: format!("a Stripe {} the ledger does not have", txn.kind),
-                    order_id: None,
+                    stripe_type: Some(txn.kind.clone()),
+                    ..Mismatch::new(
+                        Source::Stripe,
+                        source.clone(),
+                        MismatchKind::MissingInLedger,
+                    )
                 });
                 false
             }
             Some(b) if b.amount != txn.amount => {
                 report.mismatches.push(Mismatch {
-                    source: "stripe",
-                    reference: source.clone(),
                     ledger: Some(b.amount),
                     outside: Some(txn.amount),
-                    problem: "the amounts differ".into(),
                     order_id: b.order_id,
+                    stripe_type: Some(txn.kind.clone()),
+                    ..Mismatch::new(Source::Stripe, source.clone(), MismatchKind::AmountsDiffer)
                 });
                 false
             }
@@ -219,12 +266,7 @@ async fn stripe_side(
                 }
                 tx.commit().await?;
             } else {
-                let done: i64 =
-                    sqlx::query_scalar("select count(*) from ledger_transactions where cause = $1")
-                        .bind(&cause)
-                        .fetch_one(pool)
-                        .await?;
-                if done > 0 {
+                if ledger::is_posted(&mut *pool.acquire().await?, &cause).await? {
                     report.fees_booked.0 += txn.fee.0;
                 } else {
                     report.fees_unbooked.0 += txn.fee.0;
@@ -235,12 +277,9 @@ async fn stripe_side(
     for (reference, b) in booked {
         if !seen.contains(&reference) {
             report.mismatches.push(Mismatch {
-                source: "stripe",
-                reference,
                 ledger: Some(b.amount),
-                outside: None,
-                problem: "booked in the ledger, not in Stripe's balance history".into(),
                 order_id: b.order_id,
+                ..Mismatch::new(Source::Stripe, reference, MismatchKind::MissingAtStripe)
             });
         }
     }
@@ -249,71 +288,69 @@ async fn stripe_side(
 
 async fn bank_side(db: &Db, report: &mut Reconciliation) -> Result<(), SettlementError> {
     let pool = db.pool();
-    // Accepted transfers against the payments booked for their orders.
+    let mut conn = pool.acquire().await?;
+    // What the ledger booked as paid by transfer, per order.
+    let mut booked: HashMap<OrderId, Fen> = HashMap::new();
     for r in sqlx::query(
-        "select b.reference, b.order_id, b.amount_fen,
-                (select cast(coalesce(sum(e.amount_fen), 0) as bigint)
-                   from ledger_transactions t join ledger_entries e on e.transaction_id = t.id
-                  where t.order_id = b.order_id and t.kind = 'payment'
-                    and e.account = 'clearing:bank_transfer') as booked
-         from bank_transfers b where b.outcome = 'accepted' order by b.id",
+        "select t.order_id, cast(sum(e.amount_fen) as bigint) as amount
+         from ledger_transactions t
+         join ledger_entries e on e.transaction_id = t.id and e.account = 'clearing:bank_transfer'
+         where t.kind = 'payment' group by t.order_id",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?
     {
-        let amount: i64 = r.try_get("amount_fen")?;
-        let booked: i64 = r.try_get("booked")?;
-        if amount == booked {
+        booked.insert(r.try_get("order_id")?, r.try_get("amount")?);
+    }
+    // Accepted transfers against the payments booked for their orders.
+    let accepted = transfer::with_outcome(&mut conn, TransferOutcome::Accepted, i64::MAX).await?;
+    let mut transferred = std::collections::HashSet::new();
+    for t in accepted.iter().rev() {
+        let Some(order) = t.order_id else { continue };
+        transferred.insert(order);
+        let in_ledger = booked.get(&order).copied().unwrap_or(Fen::ZERO);
+        if in_ledger == t.amount {
             report.matched_bank += 1;
         } else {
             report.mismatches.push(Mismatch {
-                source: "bank",
-                reference: r.try_get("reference")?,
-                ledger: Some(Fen(booked)),
-                outside: Some(Fen(amount)),
-                problem: "the transfer and the payment booked differ".into(),
-                order_id: r.try_get("order_id")?,
+                ledger: Some(in_ledger),
+                outside: Some(t.amount),
+                order_id: Some(order),
+                ..Mismatch::new(
+                    Source::Bank,
+                    t.reference.clone(),
+                    MismatchKind::TransferDiffers,
+                )
             });
         }
     }
     // Payments booked to the bank with no accepted transfer behind them.
-    for r in sqlx::query(
-        "select o.payment_reference, t.order_id, cast(e.amount_fen as bigint) as amount
-         from ledger_transactions t
-         join ledger_entries e on e.transaction_id = t.id and e.account = 'clearing:bank_transfer'
-         join orders o on o.id = t.order_id
-         where t.kind = 'payment'
-           and not exists (select 1 from bank_transfers b where b.order_id = t.order_id and b.outcome = 'accepted')",
-    )
-    .fetch_all(pool)
-    .await?
-    {
+    let mut unbacked: Vec<(OrderId, Fen)> = booked
+        .into_iter()
+        .filter(|(order, _)| !transferred.contains(order))
+        .collect();
+    unbacked.sort();
+    let ids: Vec<OrderId> = unbacked.iter().map(|(o, _)| *o).collect();
+    let references = jinguo_order::orders::numbers(&mut conn, &ids).await?;
+    for (order, amount) in unbacked {
+        let reference = references
+            .get(&order)
+            .map(|(_, r)| r.clone())
+            .unwrap_or_default();
         report.mismatches.push(Mismatch {
-            source: "bank",
-            reference: r.try_get("payment_reference")?,
-            ledger: Some(Fen(r.try_get("amount")?)),
-            outside: None,
-            problem: "booked as paid by transfer, but no transfer was recorded".into(),
-            order_id: r.try_get("order_id")?,
+            ledger: Some(amount),
+            order_id: Some(order),
+            ..Mismatch::new(Source::Bank, reference, MismatchKind::NoTransfer)
         });
     }
     // Money in the bank the ledger does not hold: transfers kept aside.
-    for r in sqlx::query(
-        "select reference, order_id, amount_fen, note from bank_transfers where outcome = 'flagged' order by id",
-    )
-    .fetch_all(pool)
-    .await?
-    {
+    let flagged = transfer::with_outcome(&mut conn, TransferOutcome::Flagged, i64::MAX).await?;
+    for t in flagged.into_iter().rev() {
         report.mismatches.push(Mismatch {
-            source: "bank",
-            reference: r.try_get("reference")?,
-            ledger: None,
-            outside: Some(Fen(r.try_get("amount_fen")?)),
-            problem: format!(
-                "received, not booked: {}",
-                r.try_get::<String, _>("note")?
-            ),
-            order_id: r.try_get("order_id")?,
+            outside: Some(t.amount),
+            flag: t.flag,
+            order_id: t.order_id,
+            ..Mismatch::new(Source::Bank, t.reference, MismatchKind::KeptAside)
         });
     }
     // Bank payouts marked paid must have left clearing for their amount.
@@ -325,7 +362,7 @@ async fn bank_side(db: &Db, report: &mut Reconciliation) -> Result<(), Settlemen
                     and e.account = 'clearing:bank_transfer') as booked
          from payouts y where y.method = 'bank' and y.status = 'sent' order by y.id",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?
     {
         let amount: i64 = r.try_get("amount_fen")?;
@@ -334,12 +371,13 @@ async fn bank_side(db: &Db, report: &mut Reconciliation) -> Result<(), Settlemen
             report.matched_bank += 1;
         } else {
             report.mismatches.push(Mismatch {
-                source: "bank",
-                reference: format!("JGP{}", r.try_get::<i64, _>("id")?),
                 ledger: Some(Fen(booked)),
                 outside: Some(Fen(amount)),
-                problem: "the payout and what left the bank account differ".into(),
-                order_id: None,
+                ..Mismatch::new(
+                    Source::Bank,
+                    format!("JGP{}", r.try_get::<i64, _>("id")?),
+                    MismatchKind::PayoutDiffers,
+                )
             });
         }
     }

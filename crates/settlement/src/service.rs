@@ -1,41 +1,27 @@
-//! [`Settlement`]: what the storefront and the CLI call. Refunds staff start (whole or partial),
-//! refunds paid back, payout runs, Stripe's webhooks, statements and reconciliation.
+//! [`Settlement`]: what the storefront and the CLI call. Refunds owed and paid back, payout
+//! runs, Stripe's webhooks, statements and reconciliation. (A refund is given as an order
+//! action, [`jinguo_order::state::Action::Refund`], which these books record.)
 
 use jinguo_common::Db;
 use jinguo_common::clock::Millis;
+use jinguo_common::ids::ProducerId;
+use jinguo_common::invalid::{self, Field};
 use jinguo_common::money::Fen;
-use jinguo_order::Orders;
 use jinguo_order::payment::PaymentMethod;
 use jinguo_order::state::{Action, Actor, OrderStatus};
+use jinguo_order::{OrderId, Orders};
 use serde::Serialize;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 use std::sync::Arc;
 
-use crate::SettlementError;
-use crate::escrow;
 use crate::ledger::{self, Account, Kind, Posting};
-use crate::payout::{self, Payout, PayoutDetails, SettleReport};
+use crate::payout::{self, BatchId, Payout, PayoutDetails, PayoutId, SettleReport};
 use crate::reconcile;
+use crate::refund::{self, NewRefund, Refund, RefundStatus};
+use crate::settings::SettlementSettings;
 use crate::statement;
 use crate::stripe::{EventObject, StripeGateway, WebhookError};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SettlementSettings {
-    /// Producers owed less than this wait for the next run.
-    pub minimum_payout: Fen,
-    /// The platform's fee, as the order books charge it (given back in proportion on refunds
-    /// after release).
-    pub fee: crate::FeeRate,
-}
-
-impl Default for SettlementSettings {
-    fn default() -> Self {
-        SettlementSettings {
-            minimum_payout: Fen(10_000),
-            fee: crate::FeeRate::default(),
-        }
-    }
-}
+use crate::{RefundId, SettlementError};
 
 #[derive(Clone)]
 pub struct Settlement {
@@ -43,19 +29,6 @@ pub struct Settlement {
     orders: Orders,
     stripe: Option<Arc<StripeGateway>>,
     settings: SettlementSettings,
-}
-
-/// A refund as staff and buyers see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Refund {
-    pub id: i64,
-    pub order_id: i64,
-    pub part_id: Option<i64>,
-    pub amount: Fen,
-    pub status: String,
-    pub reason: String,
-    pub provider_ref: Option<String>,
-    pub created_at: Millis,
 }
 
 /// What a Stripe webhook delivery did.
@@ -118,157 +91,34 @@ impl Settlement {
 
     // ---- refunds ---------------------------------------------------------------------------
 
-    /// Staff refund `amount` of part `part` of a paid order (a partial refund: a damaged item, a
-    /// shortfall). Out of escrow before the part's money is released, out of the producer's
-    /// payable after. More than is left on the part is refused and nothing is written.
-    pub async fn refund_part(
-        &self,
-        staff: i64,
-        order: i64,
-        part: i64,
-        amount: Fen,
-        reason: &str,
-    ) -> Result<Refund, SettlementError> {
-        let reason = reason.trim();
-        if reason.is_empty() || reason.chars().count() > 200 {
-            return Err(SettlementError::invalid(
-                "reason",
-                "say why, in 1 to 200 characters",
-            ));
-        }
-        if amount.0 <= 0 {
-            return Err(SettlementError::invalid("amount", "an amount above zero"));
-        }
-        let now = self.now();
-        let mut tx = self.db.begin_write().await?;
-        // Lock the part (and its order) first; only then add up what was refunded, in a
-        // statement of its own, so that a refund committed while this one waited is counted
-        // (PostgreSQL reads each statement's snapshot when it starts). Only the backend's
-        // locking clause is formatted in.
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "select o.status, o.payment_reference, o.payment_method, p.status as part_status,
-                    p.items_fen + p.shipping_fen as total
-             from order_parts p join orders o on o.id = p.order_id
-             where p.id = $1 and p.order_id = $2{}",
-            self.db.backend().lock_suffix()
-        )))
-        .bind(part)
-        .bind(order)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(SettlementError::NotFound)?;
-        let status: String = row.try_get("status")?;
-        if status != OrderStatus::Paid.as_str() && status != OrderStatus::Completed.as_str() {
-            return Err(SettlementError::NotRefundable(status));
-        }
-        let refunded: i64 = sqlx::query_scalar(
-            "select cast(coalesce(sum(amount_fen), 0) as bigint) from refunds where part_id = $1",
-        )
-        .bind(part)
-        .fetch_one(&mut *tx)
-        .await?;
-        let left = Fen(row.try_get::<i64, _>("total")? - refunded);
-        let part_status: String = row.try_get("part_status")?;
-        let left = if part_status == "returned" || part_status == "cancelled" {
-            Fen(0)
-        } else {
-            left
-        };
-        if amount > left {
-            tracing::info!(
-                order,
-                part,
-                asked = amount.0,
-                left = left.0,
-                "refund refused: more than is left"
-            );
-            return Err(SettlementError::RefundTooLarge {
-                asked: amount,
-                left,
-            });
-        }
-        let id: i64 = sqlx::query_scalar(
-            "insert into refunds (order_id, part_id, amount_fen, status, reason, requested_by, created_at)
-             values ($1, $2, $3, 'pending', $4, $5, $6) returning id",
-        )
-        .bind(order)
-        .bind(part)
-        .bind(amount.0)
-        .bind(reason)
-        .bind(staff)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        escrow::owe_refund(
-            &mut tx,
-            order,
-            id,
-            Some(part),
-            amount,
-            self.settings.fee,
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        let reference: String = row.try_get("payment_reference")?;
-        let method: String = row.try_get("payment_method")?;
-        let provider = PaymentMethod::parse(&method)
-            .ok_or_else(|| SettlementError::invalid("payment_method", method.clone()))
-            .and_then(|m| Ok(self.orders.payment(m)?.clone()));
-        if let Err(error) = match provider {
-            Ok(provider) => provider.refund(&reference, id, amount).await,
-            Err(e) => Err(e.into()),
-        } {
-            tracing::warn!(refund = id, %error, "refund not sent; it stays pending");
-        }
-        self.refund(id).await
-    }
-
-    pub async fn refund(&self, id: i64) -> Result<Refund, SettlementError> {
-        refund_in(&mut *self.conn().await?, id).await
+    pub async fn refund(&self, id: RefundId) -> Result<Refund, SettlementError> {
+        refund::get(&mut *self.conn().await?, id)
+            .await?
+            .ok_or(SettlementError::NotFound)
     }
 
     /// Refunds of an order, or every refund still owed (`None`), oldest first.
-    pub async fn refunds(&self, order: Option<i64>) -> Result<Vec<Refund>, SettlementError> {
-        let rows = sqlx::query(
-            "select id, order_id, part_id, amount_fen, status, reason, provider_ref, created_at from refunds
-             where ($1 is null and status = 'pending') or order_id = $1 order by id limit 500",
-        )
-        .bind(order)
-        .fetch_all(self.db.pool())
-        .await?;
-        rows.iter().map(read_refund).collect()
+    pub async fn refunds(&self, order: Option<OrderId>) -> Result<Vec<Refund>, SettlementError> {
+        Ok(refund::list(&mut *self.conn().await?, order).await?)
     }
 
     /// The money of refund `id` has gone back to the buyer (staff paid a bank transfer back,
     /// or the provider confirmed it): it leaves clearing. Once only.
     pub async fn mark_refund_paid(
         &self,
-        id: i64,
+        id: RefundId,
         reference: &str,
     ) -> Result<Refund, SettlementError> {
-        let reference = reference.trim();
-        if reference.is_empty() || reference.chars().count() > 64 {
-            return Err(SettlementError::invalid(
-                "reference",
-                "the transfer's reference, 1 to 64 characters",
-            ));
-        }
+        let reference = invalid::text(Field::Reference, reference, 64)?;
         let mut tx = self.db.begin_write().await?;
-        let method: String = sqlx::query_scalar(
-            "select o.payment_method from refunds r join orders o on o.id = r.order_id where r.id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(SettlementError::NotFound)?;
-        if method == PaymentMethod::Stripe.as_str() && self.stripe.is_some() {
+        let owed = refund::get(&mut tx, id)
+            .await?
+            .ok_or(SettlementError::NotFound)?;
+        let method = payment_method(&mut tx, owed.order_id).await?;
+        if method == PaymentMethod::Stripe && self.stripe.is_some() {
             // Stripe pays it back, retried with its key until it does: paying it by hand too
             // would pay twice.
-            return Err(SettlementError::invalid(
-                "refund",
-                "this refund goes back through Stripe and is retried until Stripe takes it",
-            ));
+            return Err(SettlementError::RefundByStripe(id));
         }
         mark_refund_paid_in(&mut tx, id, reference, self.now()).await?;
         tx.commit().await?;
@@ -281,26 +131,23 @@ impl Settlement {
     /// payouts could never be sent.
     pub async fn set_payout_details(
         &self,
-        producer: i64,
+        producer: ProducerId,
         details: PayoutDetails,
     ) -> Result<PayoutDetails, SettlementError> {
         if matches!(details, PayoutDetails::Stripe { .. }) && self.stripe.is_none() {
-            return Err(SettlementError::invalid(
-                "method",
-                "this shop does not pay through Stripe; give a bank account",
-            ));
+            return Err(SettlementError::NoStripe);
         }
         payout::set_details(&self.db, producer, details, self.now()).await
     }
 
     pub async fn payout_details(
         &self,
-        producer: i64,
+        producer: ProducerId,
     ) -> Result<Option<PayoutDetails>, SettlementError> {
         payout::details(&mut *self.conn().await?, producer).await
     }
 
-    pub async fn payable(&self, producer: i64) -> Result<Fen, SettlementError> {
+    pub async fn payable(&self, producer: ProducerId) -> Result<Fen, SettlementError> {
         payout::payable(&mut *self.conn().await?, producer).await
     }
 
@@ -325,25 +172,29 @@ impl Settlement {
 
     pub async fn payouts(
         &self,
-        producer: Option<i64>,
-        batch: Option<i64>,
+        producer: Option<ProducerId>,
+        batch: Option<BatchId>,
     ) -> Result<Vec<Payout>, SettlementError> {
         payout::list(&mut *self.conn().await?, producer, batch).await
     }
 
-    pub async fn bank_file(&self, batch: i64) -> Result<String, SettlementError> {
+    pub async fn bank_file(&self, batch: BatchId) -> Result<String, SettlementError> {
         payout::bank_file(&self.db, batch).await
     }
 
     pub async fn mark_payout_paid(
         &self,
-        id: i64,
+        id: PayoutId,
         reference: &str,
     ) -> Result<Payout, SettlementError> {
         payout::mark_bank_paid(&self.db, id, reference, self.now()).await
     }
 
-    pub async fn mark_payout_failed(&self, id: i64, why: &str) -> Result<Payout, SettlementError> {
+    pub async fn mark_payout_failed(
+        &self,
+        id: PayoutId,
+        why: &str,
+    ) -> Result<Payout, SettlementError> {
         payout::mark_failed(&self.db, id, why, self.now()).await
     }
 
@@ -354,7 +205,7 @@ impl Settlement {
     /// A producer's statement for `month`.
     pub async fn statement(
         &self,
-        producer: i64,
+        producer: ProducerId,
         month: statement::Month,
     ) -> Result<statement::Statement, SettlementError> {
         statement::statement(&mut *self.conn().await?, producer, month).await
@@ -433,12 +284,10 @@ impl Settlement {
                             intent.id
                         ))
                     })?;
-                let (status, total): (String, i64) =
-                    sqlx::query_as("select status, total_fen from orders where id = $1")
-                        .bind(order)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(SettlementError::from)?;
+                let paying = jinguo_order::orders::payment_of(&mut tx, order)
+                    .await
+                    .map_err(SettlementError::from)?
+                    .ok_or_else(|| unusable(format!("order {order} is gone")))?;
                 sqlx::query(
                     "update stripe_payments set status = 'succeeded', updated_at = $1,
                          charge_id = coalesce($2, charge_id)
@@ -450,8 +299,8 @@ impl Settlement {
                 .execute(&mut *tx)
                 .await
                 .map_err(SettlementError::from)?;
-                if status == OrderStatus::AwaitingPayment.as_str()
-                    && intent.amount.0 == total
+                if paying.status == OrderStatus::AwaitingPayment
+                    && intent.amount == paying.total
                     && intent.currency == "cny"
                 {
                     self.orders
@@ -464,14 +313,9 @@ impl Settlement {
                     // same money): nothing more. Otherwise the order was cancelled or expired
                     // before the money came, or the amount differs: the money goes back, it is
                     // neither kept nor lost.
-                    let paid_here: i64 = sqlx::query_scalar(
-                        "select count(*) from ledger_transactions where cause = $1",
-                    )
-                    .bind(format!("pay:order:{order}"))
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(SettlementError::from)?;
-                    let late = if paid_here > 0 {
+                    let paid_here =
+                        ledger::is_posted(&mut tx, &format!("pay:order:{order}")).await?;
+                    let late = if paid_here {
                         None
                     } else {
                         self.book_unmatched(&mut tx, order, intent.amount, &event.id, now)
@@ -482,7 +326,10 @@ impl Settlement {
                             refund_after = Some((id, intent.id.clone(), intent.amount));
                             (
                                 Some(order),
-                                WebhookOutcome::Applied(format!("order is {status}: refunded")),
+                                WebhookOutcome::Applied(format!(
+                                    "order is {}: refunded",
+                                    paying.status
+                                )),
                             )
                         }
                         None => (Some(order), WebhookOutcome::Ignored),
@@ -503,22 +350,13 @@ impl Settlement {
                 (order, WebhookOutcome::Ignored)
             }
             (EventObject::Refund(refund), _) if refund.status == "succeeded" => {
-                let ours: Option<i64> =
-                    sqlx::query_scalar("select id from refunds where provider_ref = $1")
-                        .bind(&refund.id)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(SettlementError::from)?;
+                let ours = refund::by_provider_ref(&mut tx, &refund.id)
+                    .await
+                    .map_err(SettlementError::from)?;
                 match ours {
-                    Some(id) => {
-                        let status: String =
-                            sqlx::query_scalar("select status from refunds where id = $1")
-                                .bind(id)
-                                .fetch_one(&mut *tx)
-                                .await
-                                .map_err(SettlementError::from)?;
-                        if status == "pending" {
-                            mark_refund_paid_in(&mut tx, id, &refund.id, now).await?;
+                    Some(owed) => {
+                        if owed.status == RefundStatus::Pending {
+                            mark_refund_paid_in(&mut tx, owed.id, &refund.id, now).await?;
                             (None, WebhookOutcome::Applied("refund paid".into()))
                         } else {
                             (None, WebhookOutcome::Ignored)
@@ -557,7 +395,7 @@ impl Settlement {
         &self,
         conn: &mut AnyConnection,
         intent: &str,
-    ) -> Result<Option<i64>, SettlementError> {
+    ) -> Result<Option<OrderId>, SettlementError> {
         Ok(
             sqlx::query_scalar("select order_id from stripe_payments where intent_id = $1")
                 .bind(intent)
@@ -571,11 +409,11 @@ impl Settlement {
     async fn book_unmatched(
         &self,
         conn: &mut AnyConnection,
-        order: i64,
+        order: OrderId,
         amount: Fen,
         event: &str,
         now: Millis,
-    ) -> Result<Option<i64>, SettlementError> {
+    ) -> Result<Option<RefundId>, SettlementError> {
         let before: i64 = sqlx::query_scalar(
             "select count(*) from ledger_transactions where kind = 'unmatched_payment' and order_id = $1",
         )
@@ -585,14 +423,17 @@ impl Settlement {
         if before > 0 {
             return Ok(None);
         }
-        let id: i64 = sqlx::query_scalar(
-            "insert into refunds (order_id, part_id, amount_fen, status, reason, created_at)
-             values ($1, null, $2, 'pending', 'payment arrived after the order closed', $3) returning id",
+        let id = refund::create(
+            conn,
+            &NewRefund {
+                order,
+                part: None,
+                amount,
+                reason: "payment arrived after the order closed",
+                by: None,
+                now,
+            },
         )
-        .bind(order)
-        .bind(amount.0)
-        .bind(now)
-        .fetch_one(&mut *conn)
         .await?;
         let posting = Posting {
             order_id: Some(order),
@@ -614,26 +455,9 @@ impl Settlement {
         let Some(stripe) = self.stripe.clone() else {
             return Ok(0);
         };
-        let due = sqlx::query(
-            "select r.id, r.amount_fen, s.intent_id from refunds r
-             join orders o on o.id = r.order_id
-             join stripe_payments s on s.order_id = r.order_id
-             where r.status = 'pending' and r.provider_ref is null
-               and o.payment_method = 'stripe' and r.created_at < $1
-             order by r.id limit 100",
-        )
-        .bind(self.now() - 60_000)
-        .fetch_all(self.db.pool())
-        .await?;
-        for row in &due {
-            let intent: String = row.try_get("intent_id")?;
-            self.send_stripe_refund(
-                &stripe,
-                row.try_get("id")?,
-                &intent,
-                Fen(row.try_get("amount_fen")?),
-            )
-            .await;
+        let due = refund::unsent_stripe(&mut *self.conn().await?, self.now() - 60_000).await?;
+        for (id, amount, intent) in &due {
+            self.send_stripe_refund(&stripe, *id, intent, *amount).await;
         }
         self.send_stripe_payouts().await?;
         Ok(due.len())
@@ -644,21 +468,26 @@ impl Settlement {
     pub(crate) async fn send_stripe_refund(
         &self,
         stripe: &StripeGateway,
-        refund: i64,
+        refund: RefundId,
         intent: &str,
         amount: Fen,
     ) {
         match stripe
-            .refund(intent, amount, &crate::keys::refund(refund, intent), refund)
+            .refund(
+                intent,
+                amount,
+                &crate::keys::refund(refund, intent),
+                refund.0,
+            )
             .await
         {
             Ok(done) => {
                 if let Err(error) = record_stripe_refund(&self.db, refund, &done, self.now()).await
                 {
-                    tracing::warn!(refund, %error, "refund sent but not booked");
+                    tracing::warn!(%refund, %error, "refund sent but not booked");
                 }
             }
-            Err(error) => tracing::warn!(refund, %error, "Stripe refund failed; it stays pending"),
+            Err(error) => tracing::warn!(%refund, %error, "Stripe refund failed; it stays pending"),
         }
     }
 }
@@ -669,19 +498,15 @@ impl Settlement {
 /// Returns whether it is paid back now.
 pub(crate) async fn record_stripe_refund(
     db: &jinguo_common::Db,
-    refund: i64,
+    refund: RefundId,
     done: &crate::stripe::StripeRefund,
     now: Millis,
 ) -> Result<bool, SettlementError> {
     let mut tx = db.begin_write().await?;
     if done.status != "succeeded" {
-        sqlx::query("update refunds set provider_ref = $1 where id = $2 and status = 'pending'")
-            .bind(&done.id)
-            .bind(refund)
-            .execute(&mut *tx)
-            .await?;
+        refund::set_provider_ref(&mut tx, refund, &done.id).await?;
         tx.commit().await?;
-        tracing::info!(refund, stripe = %done.id, status = %done.status, "Stripe refund not final yet");
+        tracing::info!(%refund, stripe = %done.id, status = %done.status, "Stripe refund not final yet");
         return Ok(false);
     }
     match mark_refund_paid_in(&mut tx, refund, &done.id, now).await {
@@ -693,54 +518,32 @@ pub(crate) async fn record_stripe_refund(
     Ok(true)
 }
 
-fn read_refund(r: &sqlx::any::AnyRow) -> Result<Refund, SettlementError> {
-    Ok(Refund {
-        id: r.try_get("id")?,
-        order_id: r.try_get("order_id")?,
-        part_id: r.try_get("part_id")?,
-        amount: Fen(r.try_get("amount_fen")?),
-        status: r.try_get("status")?,
-        reason: r.try_get("reason")?,
-        provider_ref: r.try_get("provider_ref")?,
-        created_at: r.try_get("created_at")?,
-    })
-}
-
-pub(crate) async fn refund_in(
+/// How order `order` is paid: which clearing account its money moves through.
+async fn payment_method(
     conn: &mut AnyConnection,
-    id: i64,
-) -> Result<Refund, SettlementError> {
-    let row = sqlx::query(
-        "select id, order_id, part_id, amount_fen, status, reason, provider_ref, created_at from refunds where id = $1",
-    )
-    .bind(id)
-    .fetch_optional(conn)
-    .await?
-    .ok_or(SettlementError::NotFound)?;
-    read_refund(&row)
+    order: OrderId,
+) -> Result<PaymentMethod, SettlementError> {
+    Ok(jinguo_order::orders::payment_of(conn, order)
+        .await?
+        .ok_or(SettlementError::NotFound)?
+        .method)
 }
 
 /// Books refund `id` as paid back: out of `refunds_due` and out of the clearing account of the
 /// order's payment method. Once only.
 pub(crate) async fn mark_refund_paid_in(
     conn: &mut AnyConnection,
-    id: i64,
+    id: RefundId,
     reference: &str,
     now: Millis,
 ) -> Result<(), SettlementError> {
-    let refund = refund_in(conn, id).await?;
-    let done = sqlx::query(
-        "update refunds set status = 'done', provider_ref = $1, done_at = $2 where id = $3 and status = 'pending'",
-    )
-    .bind(reference)
-    .bind(now)
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    if done.rows_affected() != 1 {
+    let refund = refund::get(conn, id)
+        .await?
+        .ok_or(SettlementError::NotFound)?;
+    if !refund::mark_done(conn, id, reference, now).await? {
         return Err(SettlementError::RefundAlreadyPaid(id));
     }
-    let method = escrow::payment_method(conn, refund.order_id).await?;
+    let method = payment_method(conn, refund.order_id).await?;
     let posting = Posting {
         order_id: Some(refund.order_id),
         part_id: refund.part_id,

@@ -4,13 +4,16 @@
 //! plus movements equals closing, to the fen, because all three are sums of the same entries.
 
 use jinguo_common::clock::Millis;
+use jinguo_common::ids::ProducerId;
+use jinguo_common::invalid::{Field, Problem};
 use jinguo_common::money::Fen;
+use jinguo_order::OrderId;
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
-use crate::SettlementError;
 use crate::ledger::{Account, Kind};
 use crate::payout::csv_field;
+use crate::{PayoutId, SettlementError};
 
 /// A calendar month in China's time zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -24,8 +27,14 @@ const CHINA_OFFSET_MS: i64 = 8 * 3_600_000;
 impl Month {
     /// `2026-11`.
     pub fn parse(text: &str) -> Result<Month, SettlementError> {
-        let bad =
-            || SettlementError::invalid("month", format!("“{text}” is not a month like 2026-11"));
+        let bad = || {
+            SettlementError::invalid(
+                Field::Month,
+                Problem::NotAMonth {
+                    value: text.to_owned(),
+                },
+            )
+        };
         let (y, m) = text.trim().split_once('-').ok_or_else(bad)?;
         let year: i32 = y.parse().map_err(|_| bad())?;
         let month: u8 = m.parse().map_err(|_| bad())?;
@@ -94,9 +103,9 @@ pub struct StatementLine {
     pub transaction_id: i64,
     pub at: Millis,
     pub kind: Kind,
-    pub order_id: Option<i64>,
+    pub order_id: Option<OrderId>,
     pub order_number: Option<String>,
-    pub payout_id: Option<i64>,
+    pub payout_id: Option<PayoutId>,
     pub memo: String,
     /// What the buyer paid for the part (sales only).
     pub gross: Option<Fen>,
@@ -111,7 +120,7 @@ pub struct StatementLine {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Statement {
-    pub producer_id: i64,
+    pub producer_id: ProducerId,
     pub month: Month,
     pub opening: Fen,
     pub lines: Vec<StatementLine>,
@@ -124,7 +133,7 @@ pub struct Statement {
 
 pub async fn statement(
     conn: &mut AnyConnection,
-    producer: i64,
+    producer: ProducerId,
     month: Month,
 ) -> Result<Statement, SettlementError> {
     let account = Account::Payable(producer).code();
@@ -139,7 +148,7 @@ pub async fn statement(
     .fetch_one(&mut *conn)
     .await?;
     let rows = sqlx::query(
-        "select t.id, t.kind, t.created_at, t.order_id, o.number, t.payout_id, t.memo,
+        "select t.id, t.kind, t.created_at, t.order_id, t.payout_id, t.memo,
                 cast(-e.amount_fen as bigint) as amount,
                 (select cast(coalesce(sum(x.amount_fen), 0) as bigint) from ledger_entries x
                    where x.transaction_id = t.id and x.account = 'escrow') as gross,
@@ -149,7 +158,6 @@ pub async fn statement(
                    where x.transaction_id = t.id and x.account like 'commission:%') as commission
          from ledger_entries e
          join ledger_transactions t on t.id = e.transaction_id
-         left join orders o on o.id = t.order_id
          where e.account = $1 and t.created_at >= $2 and t.created_at < $3
          order by t.created_at, t.id",
     )
@@ -158,6 +166,12 @@ pub async fn statement(
     .bind(end)
     .fetch_all(&mut *conn)
     .await?;
+    // The orders' numbers, from the orders themselves.
+    let orders: Vec<OrderId> = rows
+        .iter()
+        .filter_map(|r| r.try_get::<Option<OrderId>, _>("order_id").transpose())
+        .collect::<Result<_, _>>()?;
+    let numbers = jinguo_order::orders::numbers(conn, &orders).await?;
     let mut statement = Statement {
         producer_id: producer,
         month,
@@ -170,16 +184,18 @@ pub async fn statement(
         payouts: Fen(0),
     };
     for r in rows {
-        let kind_text: String = r.try_get("kind")?;
-        let kind = Kind::parse(&kind_text).unwrap_or(Kind::Reversal);
+        let kind: Kind = r.try_get("kind")?;
         let amount = Fen(r.try_get("amount")?);
+        let order_id: Option<OrderId> = r.try_get("order_id")?;
         let sale = kind == Kind::Release;
         let line = StatementLine {
             transaction_id: r.try_get("id")?,
             at: r.try_get("created_at")?,
             kind,
-            order_id: r.try_get("order_id")?,
-            order_number: r.try_get("number")?,
+            order_id,
+            order_number: order_id
+                .and_then(|o| numbers.get(&o))
+                .map(|(n, _)| n.clone()),
             payout_id: r.try_get("payout_id")?,
             memo: r.try_get("memo")?,
             gross: sale.then(|| r.try_get("gross").map(Fen)).transpose()?,

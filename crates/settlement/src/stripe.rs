@@ -1,5 +1,6 @@
 //! Stripe: a PaymentIntent per order, refunds, Connect transfers to producers, the balance
-//! history for reconciliation, and signed webhook events.
+//! history for reconciliation, and signed webhook events. One adapter, kept in one file: every
+//! call shares the client, the error mapping and the reply types at the bottom.
 //!
 //! Requests go through async-stripe's client and its request builders, which give us the paths,
 //! the form encoding, the pinned `Stripe-Version` header (2026-09-30), `Idempotency-Key` and TLS.
@@ -36,6 +37,8 @@ use stripe_core::refund::CreateRefund;
 use stripe_types::{Currency, List, RangeQueryTs};
 use tracing::instrument;
 
+use crate::settings::StripeSettings;
+
 /// Each attempt; async-stripe's async client has no limit of its own.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -44,18 +47,6 @@ const PAGE_SIZE: i64 = 100;
 
 /// Stripe's own libraries reject signatures older than this.
 const WEBHOOK_TOLERANCE_SECS: i64 = 300;
-
-/// How to reach Stripe, and with which keys.
-#[derive(Clone, Debug)]
-pub struct StripeConfig {
-    pub secret_key: SecretString,
-    pub webhook_secret: SecretString,
-    pub publishable_key: String,
-    /// None: https://api.stripe.com
-    pub base_url: Option<String>,
-    /// e.g. ["card","alipay","wechat_pay"]; empty: the account's settings at Stripe decide.
-    pub payment_method_types: Vec<String>,
-}
 
 /// A request Stripe refused or that never got an answer.
 #[derive(Debug, thiserror::Error)]
@@ -211,7 +202,7 @@ pub struct StripeGateway {
 
 impl StripeGateway {
     /// Checks the configuration; does not call Stripe.
-    pub fn new(config: StripeConfig) -> Result<StripeGateway, StripeError> {
+    pub fn new(config: &StripeSettings) -> Result<StripeGateway, StripeError> {
         let mut builder = ClientBuilder::new(config.secret_key.expose_secret())
             .app_info(
                 "jinguo-market",
@@ -221,8 +212,9 @@ impl StripeGateway {
             .timeout(REQUEST_TIMEOUT);
         if let Some(url) = &config.base_url {
             // async-stripe appends `v1/…` to the base as it is.
+            let url = url.as_str();
             let url = if url.ends_with('/') {
-                url.clone()
+                url.to_owned()
             } else {
                 format!("{url}/")
             };
@@ -231,7 +223,7 @@ impl StripeGateway {
         let client = builder.build()?;
 
         let payment_method_types = config
-            .payment_method_types
+            .payment_methods
             .iter()
             .map(|name| match name.parse::<MethodType>() {
                 Ok(MethodType::Unknown(_)) | Err(_) => Err(StripeError::Config(format!(
@@ -243,8 +235,8 @@ impl StripeGateway {
 
         Ok(StripeGateway {
             client,
-            publishable_key: config.publishable_key,
-            webhook_secret: config.webhook_secret,
+            publishable_key: config.publishable_key.clone(),
+            webhook_secret: config.webhook_secret.clone(),
             payment_method_types,
         })
     }

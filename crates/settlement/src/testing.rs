@@ -1,5 +1,9 @@
 //! Test helpers for code that talks to Stripe (feature `testing`).
 //!
+//! It is long because it is one thing: a stand-in for Stripe's wire protocol (a proxy with
+//! idempotency, Connect transfers and balance history that localstripe lacks), which only
+//! makes sense read whole.
+//!
 //! [`FakeStripe`] runs localstripe (a stateful fake Stripe in Python: `pip install localstripe`)
 //! behind a recording proxy in this process. [`StripeGateway`](crate::stripe::StripeGateway)
 //! talks to the proxy over plain http as it would to Stripe. The proxy keeps every request, so
@@ -52,7 +56,8 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::stripe::{Intent, IntentStatus, StripeConfig, StripeRefund, webhook_signature_v1};
+use crate::settings::StripeSettings;
+use crate::stripe::{Intent, IntentStatus, StripeRefund, webhook_signature_v1};
 
 /// localstripe takes any key that starts with `sk_`.
 const SECRET_KEY: &str = "sk_test_jinguo";
@@ -62,7 +67,7 @@ const STARTUP_LIMIT: Duration = Duration::from_secs(30);
 
 /// localstripe behind a recording proxy; stopped when dropped.
 pub struct FakeStripe {
-    /// The recording proxy's URL: give this to [`StripeConfig::base_url`].
+    /// The recording proxy's URL: give this to [`StripeSettings::base_url`].
     pub base_url: String,
     proxy: Arc<Proxy>,
     next_webhook: AtomicU64,
@@ -190,13 +195,13 @@ impl FakeStripe {
 
     /// A configuration for [`StripeGateway::new`](crate::stripe::StripeGateway::new) that talks
     /// to this fake, with card, alipay and wechat_pay.
-    pub fn config(&self, webhook_secret: &str) -> StripeConfig {
-        StripeConfig {
+    pub fn config(&self, webhook_secret: &str) -> StripeSettings {
+        StripeSettings {
             secret_key: SecretString::from(SECRET_KEY.to_owned()),
             webhook_secret: SecretString::from(webhook_secret.to_owned()),
             publishable_key: PUBLISHABLE_KEY.to_owned(),
-            base_url: Some(self.base_url.clone()),
-            payment_method_types: ["card", "alipay", "wechat_pay"].map(str::to_owned).to_vec(),
+            base_url: url::Url::parse(&self.base_url).ok(),
+            payment_methods: ["card", "alipay", "wechat_pay"].map(str::to_owned).to_vec(),
         }
     }
 

@@ -11,10 +11,9 @@
 
 use jinguo_accounts::{Role, SessionKind};
 use jinguo_catalog::demo::{self, SeedOptions};
-use jinguo_common::config::Settings;
 use jinguo_common::testing::TestDb;
 use jinguo_common::{Clock, Db};
-use jinguo_storefront::App;
+use jinguo_storefront::{AppState, Settings};
 use rand::{Rng, SeedableRng};
 use secrecy::SecretString;
 use std::sync::Arc;
@@ -46,21 +45,15 @@ async fn main() {
 
 async fn run(label: &str, db: TestDb, clients: usize, secs: u64) {
     let data_dir = tempfile::tempdir().unwrap();
-    let mut settings = Settings::defaults();
-    settings.database_url = Some(SecretString::from(db.url()));
+    let mut settings = Settings::default();
+    settings.database.url = Some(SecretString::from(db.url()));
     settings.data_dir = data_dir.path().to_owned();
-    settings.password_hash = "fast".to_owned();
-    settings.db_max_connections = 32;
-    settings.log = "warn".to_owned();
-    let app = App::build(settings, Clock::system()).await.unwrap();
-    demo::seed(
-        &app.state.catalog,
-        SeedOptions { pictures: false },
-        &|_, _| {},
-    )
-    .await
-    .unwrap();
-    let state = app.state;
+    settings.accounts.password_hash = jinguo_accounts::HashCost::Fast;
+    settings.database.max_connections = 32;
+    let state = AppState::open(settings, Clock::system()).await.unwrap();
+    demo::seed(&state.catalog, SeedOptions { pictures: false }, &|_, _| {})
+        .await
+        .unwrap();
     let skus: Vec<i64> = sqlx::query_scalar("select id from skus order by id")
         .fetch_all(state.catalog.db().pool())
         .await

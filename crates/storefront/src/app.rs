@@ -1,27 +1,13 @@
-//! The application: its state, its router and serving it. `main` builds an [`App`] from
-//! settings; tests build one over a test database and drive [`router`] directly or bind port 0.
+//! The application: its state, its router and serving it. `main` opens an [`AppState`] from
+//! settings; tests build one over a test shop and drive [`router`] directly or bind port 0.
 
-use anyhow::Context as _;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use http::{HeaderValue, header};
-use jinguo_accounts::{Accounts, HashCost, Limits};
-use jinguo_catalog::Catalog;
-use jinguo_catalog::demo::{self, SeedOptions, SeedReport};
-use jinguo_catalog::search::ProductSearch;
-use jinguo_catalog::search::embedded::EmbeddedSearch;
-use jinguo_catalog::search::meili::MeiliSearch;
-use jinguo_common::config::Settings;
-use jinguo_common::money::Fen;
-use jinguo_common::{Clock, Db};
-use jinguo_order::payment::{BankTransfer, Payee, PaymentProvider};
-use jinguo_order::state::Windows;
-use jinguo_order::{OrderSettings, Orders};
-use jinguo_settlement::stripe::{StripeConfig, StripeGateway};
-use jinguo_settlement::{Escrow, FeeRate, Settlement, SettlementSettings, StripeProvider};
-use secrecy::ExposeSecret;
+use jinguo_common::Clock;
+use jinguo_shop::Shop;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,22 +20,21 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::i18n::{I18n, Lang};
-use crate::{api, assets, pages};
+use crate::settings::Settings;
+use crate::{api, assets, pages, web};
 
 /// Largest request body accepted anywhere (uploads will get their own, larger limit).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Everything a handler needs. Cheap to clone.
+/// Everything a handler needs. Cheap to clone. The shop's parts are reached through it
+/// (`state.orders`, `state.catalog`, …).
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
     pub settings: Settings,
-    pub catalog: Catalog,
-    pub accounts: Accounts,
-    pub orders: Orders,
-    pub settlement: Settlement,
+    pub shop: Shop,
     pub i18n: I18n,
     pub pages: crate::page_cache::PageCache,
     /// The header's account links for visitors without a session, per language (zh-CN, en).
@@ -63,180 +48,41 @@ impl std::ops::Deref for AppState {
     }
 }
 
+impl std::ops::Deref for Inner {
+    type Target = Shop;
+    fn deref(&self) -> &Shop {
+        &self.shop
+    }
+}
+
 impl AppState {
-    /// The state over an open catalog: accounts and orders on the same database and clock.
-    pub fn new(settings: Settings, catalog: Catalog) -> anyhow::Result<AppState> {
-        let db = catalog.db().clone();
-        let clock = catalog.clock().clone();
-        let cost = match settings.password_hash.as_str() {
-            "fast" => HashCost::Fast,
-            "standard" => HashCost::Standard,
-            other => anyhow::bail!("password_hash is “{other}”; it is standard or fast"),
-        };
-        let limits = Limits {
-            per_login: settings.login_limit_per_account,
-            per_address: settings.login_limit_per_address,
-            window_ms: i64::try_from(settings.login_window_secs.saturating_mul(1000))
-                .unwrap_or(i64::MAX),
-        };
-        let accounts = Accounts::new(db.clone(), clock.clone(), cost, limits);
-        let payee = Payee {
-            name: settings.payee_name.clone(),
-            bank: settings.payee_bank.clone(),
-            account_no: settings.payee_account.clone(),
-        };
-        let secret = settings
-            .bank_notify_secret
-            .as_ref()
-            .map(|s| s.expose_secret().as_bytes().to_vec());
-        let bank: Arc<dyn PaymentProvider> = Arc::new(BankTransfer::new(db.clone(), payee, secret));
-        let day = 86_400_000_i64;
-        let order_settings = OrderSettings {
-            hold_ms: i64::try_from(settings.order_hold_minutes).unwrap_or(15) * 60_000,
-            windows: Windows {
-                auto_deliver_ms: i64::try_from(settings.auto_deliver_days).unwrap_or(10) * day,
-                return_ms: i64::try_from(settings.return_days).unwrap_or(7) * day,
-            },
-        };
-        let stripe = stripe_gateway(&settings)?;
-        let fee = FeeRate::basis_points(settings.platform_fee_bp)?;
-        // With Stripe, buyers pay through it by default; bank transfer is always offered (how
-        // partner units and institutions pay).
-        let orders = match &stripe {
-            Some(gateway) => {
-                let stripe: Arc<dyn PaymentProvider> = Arc::new(StripeProvider::new(
-                    db.clone(),
-                    clock.clone(),
-                    gateway.clone(),
-                ));
-                Orders::new(db.clone(), clock, catalog.clone(), order_settings, stripe)
-                    .with_payment(bank)
-            }
-            None => Orders::new(db.clone(), clock, catalog.clone(), order_settings, bank),
-        }
-        .with_books(Arc::new(Escrow::new(fee)));
-        let settlement = Settlement::new(
-            db,
-            orders.clone(),
-            stripe,
-            SettlementSettings {
-                minimum_payout: Fen(settings.minimum_payout_fen),
-                fee,
-            },
-        );
+    /// The storefront over a shop (whose settings are `settings.shop()`).
+    pub fn new(settings: Settings, shop: Shop) -> anyhow::Result<AppState> {
         Ok(AppState(Arc::new(Inner {
             settings,
-            catalog,
-            accounts,
-            orders,
-            settlement,
+            shop,
             i18n: I18n::load()?,
             pages: Default::default(),
             anonymous_nav: Default::default(),
         })))
     }
 
+    /// Opens the shop the settings describe (database migrated, search index open and in
+    /// step) and the storefront over it.
+    pub async fn open(settings: Settings, clock: Clock) -> anyhow::Result<AppState> {
+        let shop = Shop::open(&settings.shop(), clock).await?;
+        AppState::new(settings, shop)
+    }
+
     pub fn today(&self) -> time::Date {
-        self.catalog.clock().today_in_china()
+        self.clock.today_in_china()
     }
-}
-
-/// The Stripe gateway when a secret key is configured; the webhook secret must come with it.
-pub(crate) fn stripe_gateway(settings: &Settings) -> anyhow::Result<Option<Arc<StripeGateway>>> {
-    let Some(secret_key) = settings.stripe_secret_key.clone() else {
-        return Ok(None);
-    };
-    let webhook_secret = settings.stripe_webhook_secret.clone().context(
-        "JINGUO_STRIPE_SECRET_KEY is set without JINGUO_STRIPE_WEBHOOK_SECRET; payments could not be confirmed",
-    )?;
-    let gateway = StripeGateway::new(StripeConfig {
-        secret_key,
-        webhook_secret,
-        publishable_key: settings.stripe_publishable_key.clone(),
-        base_url: settings.stripe_base_url.clone(),
-        payment_method_types: settings
-            .stripe_payment_methods
-            .split(',')
-            .map(|m| m.trim().to_owned())
-            .filter(|m| !m.is_empty())
-            .collect(),
-    })
-    .context("cannot set up Stripe")?;
-    Ok(Some(Arc::new(gateway)))
-}
-
-/// A ready application: database migrated, search index open and in step.
-pub struct App {
-    pub state: AppState,
-}
-
-impl App {
-    /// Opens and migrates the database and opens the search index, rebuilding it from the
-    /// database when it is missing or out of step.
-    pub async fn build(settings: Settings, clock: Clock) -> anyhow::Result<App> {
-        let db = Db::connect(&settings.database_url(), settings.db_max_connections).await?;
-        db.migrate().await?;
-        let (search, created) = open_search(&settings).await?;
-        let remote = settings.meili_url.is_some();
-        let ttl = Duration::from_millis(settings.cache_ttl_ms);
-        let catalog = Catalog::with_cache_ttl(db, clock, search, ttl)
-            .with_outbox_lease(Duration::from_millis(settings.outbox_lease_ms));
-        match catalog.ensure_search_index(created).await {
-            Ok(_) => {}
-            // A search server that is down must not keep the shop closed: pages show a notice
-            // and the outbox holds changes until it is back.
-            Err(error) if remote => {
-                tracing::warn!(%error, "search index not checked at start-up; search shows a notice until it answers");
-            }
-            Err(error) => return Err(error).context("cannot build the search index"),
-        }
-        Ok(App {
-            state: AppState::new(settings, catalog)?,
-        })
-    }
-
-    /// Adds the demo catalog if the shop has no products yet; returns what was added.
-    pub async fn seed_demo_if_empty(
-        &self,
-        progress: demo::Progress<'_>,
-    ) -> anyhow::Result<Option<SeedReport>> {
-        if self.state.catalog.stats().await?.products > 0 {
-            return Ok(None);
-        }
-        let report = demo::seed(&self.state.catalog, SeedOptions::default(), progress).await?;
-        self.state.catalog.sync_search().await?;
-        Ok(Some(report))
-    }
-}
-
-/// The configured search backend: Meilisearch when `meili_url` is set, else the embedded index
-/// in the data directory. Returns whether the index was just created (and needs filling).
-async fn open_search(settings: &Settings) -> anyhow::Result<(Arc<dyn ProductSearch>, bool)> {
-    if let Some(url) = &settings.meili_url {
-        let key = settings
-            .meili_key
-            .as_ref()
-            .map(|k| k.expose_secret().to_owned());
-        let meili = MeiliSearch::new(url, key.as_deref(), &settings.meili_index)
-            .with_context(|| format!("Meilisearch URL {url}"))?;
-        match meili.apply_settings().await {
-            Ok(()) => tracing::info!(%url, index = %settings.meili_index, "search: Meilisearch"),
-            Err(error) => {
-                tracing::warn!(%url, %error, "Meilisearch is not answering; search shows a notice until it does")
-            }
-        }
-        return Ok((Arc::new(meili), false));
-    }
-    let index_dir = settings.search_index_dir();
-    let (search, created) = EmbeddedSearch::open(&index_dir)
-        .with_context(|| format!("cannot open the search index in {}", index_dir.display()))?;
-    Ok((Arc::new(search), created))
 }
 
 /// The whole site: pages, API, static files and images, with the layers every response passes.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .merge(pages::router().layer(middleware::from_fn_with_state(
+        .merge(pages::shared_router().layer(middleware::from_fn_with_state(
             state.clone(),
             crate::page_cache::serve_cached,
         )))
@@ -247,14 +93,14 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), render_errors))
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            crate::auth::identify,
+            web::session::identify,
         ))
         .merge(assets::router())
         .route("/healthz", axum::routing::get(api::health::healthz))
         // Outside the session and CSRF layers: Stripe signs its deliveries instead.
         .route(
             "/webhooks/stripe",
-            axum::routing::post(api::settlement::stripe_webhook),
+            axum::routing::post(api::staff::stripe_webhook),
         )
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -302,7 +148,7 @@ async fn render_errors(State(state): State<AppState>, request: Request, next: Ne
     }
 }
 
-/// Serves until `shutdown` completes, with the search worker running alongside.
+/// Serves until `shutdown` completes, with the search worker and the jobs running alongside.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,

@@ -1,80 +1,245 @@
-//! One error type for handlers. It carries what to tell the person (a locale key with values),
-//! not text: a middleware renders it in their language, as an HTML page or, under `/api/`, as
-//! `{"error": {"code", "message"}}`. Internal causes are logged once, here, and never shown.
+//! One error type for handlers. It carries what to tell the person (a [`Msg`]: a locale key
+//! with values, never text) and a stable [`ErrorCode`]: a middleware renders it in their
+//! language, as an HTML page or, under `/api/`, as `{"error": {"code", "message", "field"}}`.
+//! Internal causes are logged once, here, and never shown.
+//!
+//! Each domain error maps to its code and message by its variant and fields; nothing is read
+//! out of an error's English text.
 
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use jinguo_catalog::CatalogError;
+use jinguo_common::invalid::{Field, Invalid, Problem};
+use jinguo_order::state::Refusal;
+use std::borrow::Cow;
+
+jinguo_common::text_enum! {
+    /// The API's error codes: a stable list (the OpenAPI document carries it), independent of
+    /// how the message is worded in any language.
+    pub enum ErrorCode {
+        NotFound = "not_found",
+        Internal = "internal",
+        SearchUnavailable = "search_unavailable",
+        BadQuery = "bad_query",
+        TooLongQuery = "too_long_query",
+        NegativePrice = "negative_price",
+        BadPrice = "bad_price",
+        PriceOrder = "price_order",
+        BadPage = "bad_page",
+        BadPerPage = "bad_per_page",
+        UnknownSort = "unknown_sort",
+        UnknownCategory = "unknown_category",
+        UnknownDistrict = "unknown_district",
+        UnknownKind = "unknown_kind",
+        UnknownStock = "unknown_stock",
+        BadFlag = "bad_flag",
+        BadCode = "bad_code",
+        BadAmount = "bad_amount",
+        /// A field's value cannot be taken: the body's `field` names it.
+        Invalid = "invalid",
+        Unauthorized = "unauthorized",
+        Forbidden = "forbidden",
+        Csrf = "csrf",
+        BadLogin = "bad_login",
+        BadPassword = "bad_password",
+        PasswordMismatch = "password_mismatch",
+        LoginTaken = "login_taken",
+        WrongCredentials = "wrong_credentials",
+        Throttled = "throttled",
+        ProducerMismatch = "producer_mismatch",
+        OutOfStock = "out_of_stock",
+        EmptyCart = "empty_cart",
+        NotForSale = "not_for_sale",
+        PriceChanged = "price_changed",
+        Suspended = "suspended",
+        WrongState = "wrong_state",
+        AlreadyShipped = "already_shipped",
+        ReturnWindowClosed = "return_window_closed",
+        NeedReason = "need_reason",
+        NeedTracking = "need_tracking",
+        NothingToRefund = "nothing_to_refund",
+        Conflict = "conflict",
+        UnknownReference = "unknown_reference",
+        AlreadyPaid = "already_paid",
+        RefundTooLarge = "refund_too_large",
+        PayoutNotOpen = "payout_not_open",
+        PayoutByStripe = "payout_by_stripe",
+        RefundByStripe = "refund_by_stripe",
+        RefundAlreadyPaid = "refund_already_paid",
+        NoStripe = "no_stripe",
+        BadRow = "bad_row",
+        Stripe = "stripe",
+        PaymentNotice = "payment_notice",
+        /// A Stripe webhook delivery that is not signed, too old, or not an event of ours.
+        WebhookRefused = "webhook_refused",
+    }
+}
+
+impl ErrorCode {
+    /// The locale key of this code's message.
+    pub fn key(self) -> String {
+        format!("errors.{}", self.as_str())
+    }
+}
+
+impl utoipa::PartialSchema for ErrorCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "Stable and machine-readable; the message says it in the visitor's language.",
+            ))
+            .enum_values(Some(ErrorCode::ALL.iter().map(|c| c.as_str())))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ErrorCode {}
+
+/// A value for one of a message's `{name}`s: text as it is, or another message said in the
+/// same language (a field's name, a status).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arg {
+    Text(String),
+    Msg(Msg),
+}
 
 /// Something to tell a person: a key in the locale files and the values for its `{name}`s.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Msg {
-    pub key: &'static str,
-    pub args: Vec<(&'static str, String)>,
+    pub key: Cow<'static, str>,
+    pub args: Vec<(&'static str, Arg)>,
 }
 
 impl Msg {
-    pub fn new(key: &'static str) -> Msg {
+    pub fn new(key: impl Into<Cow<'static, str>>) -> Msg {
         Msg {
-            key,
+            key: key.into(),
             args: Vec::new(),
         }
     }
 
+    /// `{name}` is `value`, as it is.
     pub fn with(mut self, name: &'static str, value: impl ToString) -> Msg {
-        self.args.push((name, value.to_string()));
+        self.args.push((name, Arg::Text(value.to_string())));
         self
     }
 
-    /// The machine-readable code: the last part of the key (`errors.unknown_sort` →
-    /// `unknown_sort`).
-    pub fn code(&self) -> &'static str {
-        self.key.rsplit('.').next().unwrap_or(self.key)
+    /// `{name}` is `msg`, said in the same language.
+    pub fn with_msg(mut self, name: &'static str, msg: Msg) -> Msg {
+        self.args.push((name, Arg::Msg(msg)));
+        self
     }
+
+    /// `{name}` is the string at `key`, in the same language.
+    pub fn with_key(self, name: &'static str, key: impl Into<Cow<'static, str>>) -> Msg {
+        self.with_msg(name, Msg::new(key))
+    }
+
+    /// What is wrong with a field, in words: `收货人：需要 1 到 20 个字`.
+    pub fn invalid(invalid: &Invalid) -> Msg {
+        Msg::new("errors.invalid")
+            .with_key("field", field_key(invalid.field))
+            .with_msg("message", problem(&invalid.problem))
+    }
+}
+
+/// The locale key naming a field.
+pub fn field_key(field: Field) -> String {
+    format!("fields.{}", field.as_str())
+}
+
+/// A field's problem, in words.
+pub fn problem(problem: &Problem) -> Msg {
+    let mut msg = Msg::new(format!("problems.{}", problem.code()));
+    for (name, value) in problem.args() {
+        msg = match (problem, name) {
+            // The other field is named, not spelled as code.
+            (Problem::NeedsAlso { other }, "other") => msg.with_key(name, field_key(*other)),
+            _ => msg.with(name, value),
+        };
+    }
+    msg
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    #[error("bad request: {0:?}")]
-    BadRequest(Msg),
+    /// Something the person is told: the status, the stable code, and what to say.
+    #[error("{status} {code}: {msg:?}")]
+    Said {
+        status: StatusCode,
+        code: ErrorCode,
+        msg: Msg,
+        /// The field at fault, when one is.
+        field: Option<Field>,
+    },
     #[error("not found")]
     NotFound,
-    #[error("unavailable: {0:?}")]
-    Unavailable(Msg),
-    /// Any other status with its message (401, 403, 409, 429…).
-    #[error("{0}: {1:?}")]
-    Status(StatusCode, Msg),
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
 }
 
 impl AppError {
-    pub fn bad(key: &'static str) -> AppError {
-        AppError::BadRequest(Msg::new(key))
+    /// `status` with `code` and its own message.
+    pub fn said(status: StatusCode, code: ErrorCode) -> AppError {
+        AppError::with(status, code, Msg::new(code.key()))
+    }
+
+    /// `status` with `code` and the message `msg`.
+    pub fn with(status: StatusCode, code: ErrorCode, msg: Msg) -> AppError {
+        AppError::Said {
+            status,
+            code,
+            msg,
+            field: None,
+        }
+    }
+
+    /// A 400 with `code` and its own message.
+    pub fn bad(code: ErrorCode) -> AppError {
+        AppError::said(StatusCode::BAD_REQUEST, code)
+    }
+
+    /// A 400 with `code` and the message `msg`.
+    pub fn bad_with(code: ErrorCode, msg: Msg) -> AppError {
+        AppError::with(StatusCode::BAD_REQUEST, code, msg)
+    }
+
+    /// A 400 naming the field and its problem.
+    pub fn invalid(invalid: Invalid) -> AppError {
+        AppError::Said {
+            status: StatusCode::BAD_REQUEST,
+            code: ErrorCode::Invalid,
+            msg: Msg::invalid(&invalid),
+            field: Some(invalid.field),
+        }
+    }
+
+    pub fn forbidden() -> AppError {
+        AppError::said(StatusCode::FORBIDDEN, ErrorCode::Forbidden)
     }
 
     pub fn status_code(&self) -> StatusCode {
         match self {
-            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Said { status, .. } => *status,
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Status(status, _) => *status,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
-    }
-
-    pub fn status(status: StatusCode, msg: Msg) -> AppError {
-        AppError::Status(status, msg)
     }
 
     /// The message for a person, when this error has one to show in a form.
     pub fn msg(&self) -> Option<&Msg> {
         match self {
-            AppError::BadRequest(msg) | AppError::Unavailable(msg) | AppError::Status(_, msg) => {
-                Some(msg)
-            }
+            AppError::Said { msg, .. } => Some(msg),
             _ => None,
         }
+    }
+}
+
+impl From<Invalid> for AppError {
+    fn from(invalid: Invalid) -> Self {
+        AppError::invalid(invalid)
     }
 }
 
@@ -82,27 +247,44 @@ impl AppError {
 #[derive(Debug, Clone)]
 pub struct ErrorReport {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub msg: Msg,
+    pub field: Option<Field>,
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status_code();
-        let (code, msg) = match self {
-            AppError::BadRequest(msg) => (msg.code(), msg),
-            AppError::NotFound => ("not_found", Msg::new("errors.not_found_message")),
-            AppError::Unavailable(msg) => (msg.code(), msg),
-            AppError::Status(_, msg) => (msg.code(), msg),
+        let report = match self {
+            AppError::Said {
+                status,
+                code,
+                msg,
+                field,
+            } => ErrorReport {
+                status,
+                code,
+                msg,
+                field,
+            },
+            AppError::NotFound => ErrorReport {
+                status,
+                code: ErrorCode::NotFound,
+                msg: Msg::new("errors.not_found_message"),
+                field: None,
+            },
             AppError::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "request failed");
-                ("internal", Msg::new("errors.server_error_message"))
+                ErrorReport {
+                    status,
+                    code: ErrorCode::Internal,
+                    msg: Msg::new("errors.server_error_message"),
+                    field: None,
+                }
             }
         };
         let mut response = status.into_response();
-        response
-            .extensions_mut()
-            .insert(ErrorReport { status, code, msg });
+        response.extensions_mut().insert(report);
         response
     }
 }
@@ -111,20 +293,21 @@ impl From<CatalogError> for AppError {
     fn from(error: CatalogError) -> Self {
         match error {
             CatalogError::NotFound { .. } => AppError::NotFound,
-            CatalogError::Invalid { field, message } => AppError::BadRequest(
-                Msg::new("errors.invalid")
-                    .with("field", field)
-                    .with("message", message),
-            ),
-            CatalogError::Image(e) => AppError::BadRequest(
-                Msg::new("errors.invalid")
-                    .with("field", "image")
-                    .with("message", e),
-            ),
+            CatalogError::Invalid(invalid) => AppError::invalid(invalid),
+            CatalogError::Image(e) => AppError::invalid(Invalid::new(
+                Field::File,
+                Problem::Unreadable {
+                    detail: e.to_string(),
+                },
+            )),
             CatalogError::Search(e) => {
                 tracing::warn!(error = %e, "search unavailable");
-                AppError::Unavailable(Msg::new("errors.search_unavailable"))
+                AppError::said(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::SearchUnavailable,
+                )
             }
+            CatalogError::Demo(e) => AppError::Internal(anyhow::anyhow!("demo catalog: {e}")),
             CatalogError::General(e) => AppError::Internal(e.into()),
         }
     }
@@ -133,183 +316,180 @@ impl From<CatalogError> for AppError {
 impl From<jinguo_accounts::AccountError> for AppError {
     fn from(error: jinguo_accounts::AccountError) -> Self {
         use jinguo_accounts::AccountError as E;
-        let (status, msg) = match error {
-            E::BadLogin(value) => (
-                StatusCode::BAD_REQUEST,
+        match error {
+            E::BadLogin(value) => AppError::bad_with(
+                ErrorCode::BadLogin,
                 Msg::new("errors.bad_login").with("value", value),
             ),
-            E::BadPassword { min, max } => (
-                StatusCode::BAD_REQUEST,
+            E::BadPassword { min, max } => AppError::bad_with(
+                ErrorCode::BadPassword,
                 Msg::new("errors.bad_password")
                     .with("min", min)
                     .with("max", max),
             ),
-            E::Taken => (StatusCode::CONFLICT, Msg::new("errors.login_taken")),
-            E::WrongCredentials => (
-                StatusCode::UNAUTHORIZED,
-                Msg::new("errors.wrong_credentials"),
-            ),
-            E::Throttled { retry_after_secs } => (
+            E::Taken => AppError::said(StatusCode::CONFLICT, ErrorCode::LoginTaken),
+            E::WrongCredentials => {
+                AppError::said(StatusCode::UNAUTHORIZED, ErrorCode::WrongCredentials)
+            }
+            E::Throttled { retry_after_secs } => AppError::with(
                 StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::Throttled,
                 Msg::new("errors.throttled").with("seconds", retry_after_secs),
             ),
-            E::ProducerMismatch | E::UnknownProducer(_) => (
-                StatusCode::BAD_REQUEST,
-                Msg::new("errors.producer_mismatch"),
-            ),
-            E::Hashing(e) => return AppError::Internal(anyhow::anyhow!("password hashing: {e}")),
-            E::General(e) => return AppError::Internal(e.into()),
-        };
-        AppError::Status(status, msg)
+            E::ProducerMismatch | E::UnknownProducer(_) => {
+                AppError::bad(ErrorCode::ProducerMismatch)
+            }
+            E::Hashing(e) => AppError::Internal(anyhow::anyhow!("password hashing: {e}")),
+            E::General(e) => AppError::Internal(e.into()),
+        }
+    }
+}
+
+impl From<Refusal> for AppError {
+    fn from(refusal: Refusal) -> Self {
+        let conflict = |code| AppError::said(StatusCode::CONFLICT, code);
+        match refusal {
+            Refusal::Forbidden => AppError::forbidden(),
+            Refusal::NoSuchPart(_) => AppError::NotFound,
+            // The order moved on (another tab, the other party, a job): say so in their words.
+            Refusal::OrderStatus { .. }
+            | Refusal::PartStatus { .. }
+            | Refusal::NotExpiredYet
+            | Refusal::DeliveryWindowOpen
+            | Refusal::ReturnWindowOpen => conflict(ErrorCode::WrongState),
+            Refusal::AlreadyShipped => conflict(ErrorCode::AlreadyShipped),
+            Refusal::ReturnWindowClosed => conflict(ErrorCode::ReturnWindowClosed),
+            Refusal::NeedsReason => AppError::bad(ErrorCode::NeedReason),
+            Refusal::NeedsTracking => AppError::bad(ErrorCode::NeedTracking),
+            Refusal::NothingToRefund => AppError::bad(ErrorCode::NothingToRefund),
+        }
     }
 }
 
 impl From<jinguo_order::OrderError> for AppError {
     fn from(error: jinguo_order::OrderError) -> Self {
         use jinguo_order::OrderError as E;
-        let (status, msg) = match error {
+        match error {
             E::OutOfStock {
                 title, available, ..
-            } => (
+            } => AppError::with(
                 StatusCode::CONFLICT,
+                ErrorCode::OutOfStock,
                 Msg::new("errors.out_of_stock")
                     .with("title", title)
                     .with("n", available),
             ),
-            E::EmptyCart => (StatusCode::BAD_REQUEST, Msg::new("errors.empty_cart")),
-            E::BadQuantity { max } => (
-                StatusCode::BAD_REQUEST,
-                Msg::new("errors.bad_quantity").with("max", max),
-            ),
-            E::PriceChanged(title) => (
+            E::EmptyCart => AppError::bad(ErrorCode::EmptyCart),
+            E::PriceChanged(title) => AppError::with(
                 StatusCode::CONFLICT,
+                ErrorCode::PriceChanged,
                 Msg::new("errors.price_changed").with("title", title),
             ),
-            E::NotForSale(title) => (
-                StatusCode::BAD_REQUEST,
+            E::NotForSale(title) => AppError::bad_with(
+                ErrorCode::NotForSale,
                 Msg::new("errors.not_for_sale").with("title", title),
             ),
-            E::Invalid { field, message } => (
-                StatusCode::BAD_REQUEST,
-                Msg::new("errors.invalid")
-                    .with("field", field)
-                    .with("message", message),
-            ),
-            E::Suspended { region, notice } => (
+            E::Invalid(invalid) => AppError::invalid(invalid),
+            E::Suspended { region, notice } => AppError::with(
                 StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::Suspended,
                 Msg::new("errors.suspended")
                     .with("region", region)
                     .with("notice", notice),
             ),
-            E::NotFound => return AppError::NotFound,
-            E::Refused(jinguo_order::state::Refusal::Forbidden) => {
-                (StatusCode::FORBIDDEN, Msg::new("errors.forbidden"))
-            }
-            // The order moved on (another tab, the other party, a job): say so in their words.
-            E::Refused(
-                jinguo_order::state::Refusal::Order { .. }
-                | jinguo_order::state::Refusal::Part { .. },
-            ) => (StatusCode::CONFLICT, Msg::new("errors.wrong_state")),
-            E::Refused(jinguo_order::state::Refusal::TooLate(
-                "a part has already been shipped",
-            )) => (StatusCode::CONFLICT, Msg::new("errors.already_shipped")),
-            E::Refused(jinguo_order::state::Refusal::TooLate("the return window has closed")) => (
-                StatusCode::CONFLICT,
-                Msg::new("errors.return_window_closed"),
-            ),
-            E::Refused(jinguo_order::state::Refusal::Invalid("say why the goods go back")) => {
-                (StatusCode::BAD_REQUEST, Msg::new("errors.need_reason"))
-            }
-            E::Refused(jinguo_order::state::Refusal::Invalid(
-                "a shipment needs a carrier and a tracking number",
-            )) => (StatusCode::BAD_REQUEST, Msg::new("errors.need_tracking")),
-            E::Refused(refusal) => (
-                StatusCode::CONFLICT,
-                Msg::new("errors.refused").with("reason", refusal),
-            ),
-            E::Conflict => (StatusCode::CONFLICT, Msg::new("errors.conflict")),
-            E::UnknownReference(value) => (
-                StatusCode::BAD_REQUEST,
+            E::NotFound => AppError::NotFound,
+            E::Refused(refusal) => refusal.into(),
+            E::Conflict => AppError::said(StatusCode::CONFLICT, ErrorCode::Conflict),
+            E::UnknownReference(value) => AppError::bad_with(
+                ErrorCode::UnknownReference,
                 Msg::new("errors.unknown_reference").with("value", value),
             ),
-            E::AlreadyPaid(value) => (
+            E::AlreadyPaid(value) => AppError::with(
                 StatusCode::CONFLICT,
+                ErrorCode::AlreadyPaid,
                 Msg::new("errors.already_paid").with("value", value),
             ),
-            E::WrongAmount { .. } => (StatusCode::BAD_REQUEST, Msg::new("errors.wrong_amount")),
-            E::Payment(message) => (
-                StatusCode::BAD_REQUEST,
-                Msg::new("errors.payment").with("message", message),
+            E::RefundTooLarge { asked, left } => AppError::bad_with(
+                ErrorCode::RefundTooLarge,
+                Msg::new("errors.refund_too_large")
+                    .with("asked", asked)
+                    .with("left", left),
             ),
-            E::Books(message) => {
-                return AppError::Internal(anyhow::anyhow!("the books: {message}"));
+            E::Notice(problem) => {
+                tracing::info!(%problem, "payment notification refused");
+                AppError::bad(ErrorCode::PaymentNotice)
             }
-            E::Catalog(e) => return e.into(),
-            E::General(e) => return AppError::Internal(e.into()),
-        };
-        AppError::Status(status, msg)
+            E::Provider(message) => {
+                tracing::warn!(%message, "payment provider failed");
+                AppError::said(StatusCode::BAD_GATEWAY, ErrorCode::Stripe)
+            }
+            E::Books(message) => AppError::Internal(anyhow::anyhow!("the books: {message}")),
+            E::Catalog(e) => e.into(),
+            E::General(e) => AppError::Internal(e.into()),
+        }
     }
 }
 
 impl From<jinguo_settlement::SettlementError> for AppError {
     fn from(error: jinguo_settlement::SettlementError) -> Self {
         use jinguo_settlement::SettlementError as E;
-        let (status, msg) = match error {
-            E::NotFound => return AppError::NotFound,
-            E::Invalid { field, message } => (
-                StatusCode::BAD_REQUEST,
-                Msg::new("errors.invalid")
-                    .with("field", field)
-                    .with("message", message),
-            ),
-            E::RefundTooLarge { asked, left } => (
-                StatusCode::BAD_REQUEST,
-                Msg::new("errors.refund_too_large")
-                    .with("asked", asked)
-                    .with("left", left),
-            ),
-            E::NotRefundable(status) => (
-                StatusCode::CONFLICT,
-                Msg::new("errors.not_refundable").with("status", status),
-            ),
-            E::PayoutNotOpen(id, status) => (
-                StatusCode::CONFLICT,
+        let conflict = |code, msg| AppError::with(StatusCode::CONFLICT, code, msg);
+        match error {
+            E::NotFound => AppError::NotFound,
+            E::Invalid(invalid) => AppError::invalid(invalid),
+            E::PayoutNotOpen { id, status } => conflict(
+                ErrorCode::PayoutNotOpen,
                 Msg::new("errors.payout_not_open")
                     .with("id", id)
-                    .with("status", status),
+                    .with_key("status", format!("money.payout_status.{status}")),
             ),
-            E::RefundAlreadyPaid(id) => (
-                StatusCode::CONFLICT,
+            E::PayoutByStripe(id) => AppError::bad_with(
+                ErrorCode::PayoutByStripe,
+                Msg::new("errors.payout_by_stripe").with("id", id),
+            ),
+            E::RefundByStripe(id) => AppError::bad_with(
+                ErrorCode::RefundByStripe,
+                Msg::new("errors.refund_by_stripe").with("id", id),
+            ),
+            E::RefundAlreadyPaid(id) => conflict(
+                ErrorCode::RefundAlreadyPaid,
                 Msg::new("errors.refund_already_paid").with("id", id),
             ),
-            E::BadRow { line, message } => (
-                StatusCode::BAD_REQUEST,
+            E::NoStripe => AppError::bad(ErrorCode::NoStripe),
+            E::BadRow { line, problem } => AppError::bad_with(
+                ErrorCode::BadRow,
                 Msg::new("errors.bad_row")
                     .with("line", line)
-                    .with("message", message),
+                    .with_msg("message", row_problem(&problem)),
             ),
             E::Stripe(e) => {
                 tracing::warn!(error = %e, "Stripe call failed");
-                (
-                    StatusCode::BAD_GATEWAY,
-                    Msg::new("errors.stripe").with("message", e),
-                )
+                AppError::said(StatusCode::BAD_GATEWAY, ErrorCode::Stripe)
             }
-            E::Order(e) => return e.into(),
-            other => return AppError::Internal(other.into()),
-        };
-        AppError::Status(status, msg)
+            E::Order(e) => e.into(),
+            other => AppError::Internal(other.into()),
+        }
+    }
+}
+
+/// A line of a bank's result file that cannot be applied, in words.
+fn row_problem(problem: &jinguo_settlement::RowProblem) -> Msg {
+    use jinguo_settlement::RowProblem as P;
+    match problem {
+        P::NotTwoFields(text) => Msg::new("row_problems.not_two_fields").with("text", text),
+        P::NotAPayoutId(text) => Msg::new("row_problems.not_a_payout_id").with("text", text),
+        P::BadReference => Msg::new("row_problems.bad_reference"),
+        P::Twice(id) => Msg::new("row_problems.twice").with("id", id),
+        P::NoSuchPayout(id) => Msg::new("row_problems.no_such_payout").with("id", id),
+        P::NotWaiting { id, method, status } => Msg::new("row_problems.not_waiting")
+            .with("id", id)
+            .with_key("method", format!("money.method.{method}"))
+            .with_key("status", format!("money.payout_status.{status}")),
     }
 }
 
 impl From<tera::Error> for AppError {
     fn from(error: tera::Error) -> Self {
         AppError::Internal(anyhow::anyhow!("template: {error}"))
-    }
-}
-
-impl From<sqlx::Error> for AppError {
-    fn from(error: sqlx::Error) -> Self {
-        AppError::Internal(error.into())
     }
 }

@@ -8,6 +8,8 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::convert::Infallible;
 
+use crate::error::{Arg, Msg};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum Lang {
     #[serde(rename = "zh-CN")]
@@ -127,6 +129,25 @@ impl Locale {
             text = text.replace(&format!("{{{name}}}"), value);
         }
         text
+    }
+
+    /// A message in this language, its `{name}`s filled (a value that is a message itself is
+    /// said in this language too).
+    pub fn say(&self, msg: &Msg) -> String {
+        let mut text = self.get(&msg.key).to_owned();
+        for (name, arg) in &msg.args {
+            let value = match arg {
+                Arg::Text(text) => text.clone(),
+                Arg::Msg(inner) => self.say(inner),
+            };
+            text = text.replace(&format!("{{{name}}}"), &value);
+        }
+        text
+    }
+
+    /// Whether this language has a string at `key`.
+    pub fn has(&self, key: &str) -> bool {
+        self.strings.contains_key(key)
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &String> {
@@ -300,5 +321,88 @@ impl I18n {
             Lang::Zh => &self.zh.1,
             Lang::En => &self.en.1,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{ErrorCode, field_key, problem};
+    use jinguo_common::invalid::{Field, Invalid, Problem};
+
+    /// Every message a person can be shown, in every language, with nothing left unfilled.
+    #[test]
+    fn every_message_is_said_in_both_languages() {
+        let i18n = I18n::load().unwrap();
+        let mut keys: Vec<String> = Vec::new();
+        keys.extend(ErrorCode::ALL.iter().map(|c| c.key()));
+        keys.extend(Field::ALL.iter().map(|f| field_key(*f)));
+        for kind in jinguo_settlement::reconcile::MismatchKind::ALL {
+            keys.push(format!("money.mismatch.{kind}"));
+        }
+        for flag in jinguo_order::FlagReason::ALL {
+            keys.push(format!("flag_reasons.{flag}"));
+        }
+        for status in jinguo_settlement::PayoutStatus::ALL {
+            keys.push(format!("money.payout_status.{status}"));
+        }
+        for method in jinguo_settlement::PayoutMethod::ALL {
+            keys.push(format!("money.method.{method}"));
+        }
+        for status in jinguo_order::state::OrderStatus::ALL {
+            keys.push(format!("order_status.{status}"));
+        }
+        for status in jinguo_order::state::PartStatus::ALL {
+            keys.push(format!("part_status.{status}"));
+        }
+        for actor in jinguo_order::state::ActorKind::ALL {
+            keys.push(format!("actors.{actor}"));
+        }
+        for kind in jinguo_order::state::ActionKind::ON_PARTS {
+            keys.push(format!("part_actions.{kind}"));
+        }
+        for outcome in jinguo_order::TransferOutcome::ALL {
+            keys.push(format!("transfer_outcome.{outcome}"));
+        }
+        for level in jinguo_order::region::Level::ALL {
+            keys.push(format!("levels.{level}"));
+        }
+        for lang in [Lang::Zh, Lang::En] {
+            let locale = i18n.locale(lang);
+            for key in &keys {
+                assert!(locale.has(key), "{} lacks {key}", lang.code());
+            }
+            for p in Problem::examples() {
+                let said = locale.say(&crate::error::Msg::invalid(&Invalid::new(Field::Phone, p)));
+                assert!(
+                    !said.contains('{') && !said.contains("problems."),
+                    "{}: {said}",
+                    lang.code()
+                );
+            }
+            let needs = problem(&Problem::NeedsAlso {
+                other: Field::CertifiedUntil,
+            });
+            let said = locale.say(&needs);
+            assert!(
+                said.contains(locale.get("fields.certified_until")),
+                "{said}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_field_error_reads_in_the_visitors_language() {
+        let i18n = I18n::load().unwrap();
+        let invalid = Invalid::new(Field::Recipient, Problem::Length { min: 1, max: 20 });
+        let msg = crate::error::Msg::invalid(&invalid);
+        assert_eq!(
+            i18n.locale(Lang::Zh).say(&msg),
+            "收货人：需要 1 到 20 个字。"
+        );
+        assert_eq!(
+            i18n.locale(Lang::En).say(&msg),
+            "Recipient: 1 to 20 characters."
+        );
     }
 }

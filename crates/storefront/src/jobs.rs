@@ -13,7 +13,7 @@ use crate::mail::SmtpMailer;
 const EVERY: Duration = Duration::from_secs(5);
 
 pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
-    let mailer = match &state.settings.smtp_url {
+    let mailer = match &state.settings.mail.smtp_url {
         Some(url) => match SmtpMailer::new(state.clone(), url.expose_secret()) {
             Ok(mailer) => Some(mailer),
             Err(error) => {

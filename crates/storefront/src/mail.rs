@@ -41,9 +41,10 @@ impl SmtpMailer {
         }
         let from: Mailbox = state
             .settings
-            .mail_from
+            .mail
+            .from
             .parse()
-            .map_err(|e| anyhow::anyhow!("mail_from “{}”: {e}", state.settings.mail_from))?;
+            .map_err(|e| anyhow::anyhow!("mail_from “{}”: {e}", state.settings.mail.from))?;
         Ok(SmtpMailer {
             transport: builder.build(),
             from,
@@ -71,12 +72,7 @@ impl EmailSender for SmtpMailer {
         let site = self.state.i18n.locale(Lang::Zh).get("site.name").to_owned();
         let link = n
             .order_id
-            .map(|id| {
-                format!(
-                    "\n\n{}/orders/{id}",
-                    self.state.settings.public_url.trim_end_matches('/')
-                )
-            })
+            .map(|id| format!("\n\n{}/orders/{id}", self.state.settings.server.base_url()))
             .unwrap_or_default();
         let body = format!("{zh}\n{en}{link}\n\n— {site}\n");
         let to: Mailbox = to.parse().map_err(|e| format!("address {to}: {e}"))?;

@@ -7,7 +7,7 @@ use jinguo_common::money::Fen;
 use jinguo_common::region::regions;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{AppError, Msg};
+use crate::error::{AppError, ErrorCode, Msg};
 
 /// The raw parameters. Empty values count as absent (an emptied form field).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq, utoipa::IntoParams)]
@@ -56,7 +56,8 @@ impl ListingParams {
         if let Some(q) = present(&self.q) {
             let chars = q.chars().count();
             if chars > MAX_QUERY_CHARS {
-                return Err(AppError::BadRequest(
+                return Err(AppError::bad_with(
+                    ErrorCode::TooLongQuery,
                     Msg::new("errors.too_long_query")
                         .with("max", MAX_QUERY_CHARS)
                         .with("n", chars),
@@ -66,7 +67,8 @@ impl ListingParams {
         }
         if let Some(slug) = present(&self.category) {
             if !categories.iter().any(|c| c.slug == slug) {
-                return Err(AppError::BadRequest(
+                return Err(AppError::bad_with(
+                    ErrorCode::UnknownCategory,
                     Msg::new("errors.unknown_category").with("value", slug),
                 ));
             }
@@ -74,7 +76,8 @@ impl ListingParams {
         }
         if let Some(code) = present(&self.district) {
             if regions().district(code).is_none() {
-                return Err(AppError::BadRequest(
+                return Err(AppError::bad_with(
+                    ErrorCode::UnknownDistrict,
                     Msg::new("errors.unknown_district").with("value", code),
                 ));
             }
@@ -82,7 +85,10 @@ impl ListingParams {
         }
         if let Some(kind) = present(&self.kind) {
             let kind: ProducerKind = kind.parse().map_err(|_| {
-                AppError::BadRequest(Msg::new("errors.unknown_kind").with("value", kind))
+                AppError::bad_with(
+                    ErrorCode::UnknownKind,
+                    Msg::new("errors.unknown_kind").with("value", kind),
+                )
             })?;
             query.producer_kind = Some(kind);
         }
@@ -90,7 +96,8 @@ impl ListingParams {
             None | Some("0") | Some("false") => false,
             Some("1") | Some("true") => true,
             Some(other) => {
-                return Err(AppError::BadRequest(
+                return Err(AppError::bad_with(
+                    ErrorCode::BadFlag,
                     Msg::new("errors.bad_flag").with("value", other),
                 ));
             }
@@ -100,20 +107,24 @@ impl ListingParams {
         if let (Some(min), Some(max)) = (query.min_price, query.max_price)
             && min > max
         {
-            return Err(AppError::bad("errors.price_order"));
+            return Err(AppError::bad(ErrorCode::PriceOrder));
         }
         query.stock = match present(&self.stock) {
             None | Some("in") => StockFilter::InStock,
             Some("all") => StockFilter::All,
             Some(other) => {
-                return Err(AppError::BadRequest(
+                return Err(AppError::bad_with(
+                    ErrorCode::UnknownStock,
                     Msg::new("errors.unknown_stock").with("value", other),
                 ));
             }
         };
         if let Some(sort) = present(&self.sort) {
             let parsed = Sort::parse(sort).ok_or_else(|| {
-                AppError::BadRequest(Msg::new("errors.unknown_sort").with("value", sort))
+                AppError::bad_with(
+                    ErrorCode::UnknownSort,
+                    Msg::new("errors.unknown_sort").with("value", sort),
+                )
             })?;
             query.sort = Some(parsed);
         }
@@ -123,7 +134,8 @@ impl ListingParams {
                 .ok()
                 .filter(|p| (1..=MAX_PAGE).contains(p))
                 .ok_or_else(|| {
-                    AppError::BadRequest(
+                    AppError::bad_with(
+                        ErrorCode::BadPage,
                         Msg::new("errors.bad_page")
                             .with("value", page)
                             .with("max", MAX_PAGE),
@@ -136,7 +148,8 @@ impl ListingParams {
                 .ok()
                 .filter(|p| (1..=MAX_PER_PAGE).contains(p))
                 .ok_or_else(|| {
-                    AppError::BadRequest(
+                    AppError::bad_with(
+                        ErrorCode::BadPerPage,
                         Msg::new("errors.bad_per_page")
                             .with("value", per_page)
                             .with("max", MAX_PER_PAGE),
@@ -149,18 +162,23 @@ impl ListingParams {
 
 /// A price given in yuan (`49.90`) or in fen (`4990`); never negative.
 fn price(yuan: Option<&str>, fen: Option<&str>) -> Result<Option<Fen>, AppError> {
-    let parsed =
-        match (yuan, fen) {
-            (Some(yuan), _) => Some(yuan.parse::<Fen>().map_err(|_| {
-                AppError::BadRequest(Msg::new("errors.bad_price").with("value", yuan))
-            })?),
-            (None, Some(fen)) => Some(Fen(fen.parse::<i64>().map_err(|_| {
-                AppError::BadRequest(Msg::new("errors.bad_price").with("value", fen))
-            })?)),
-            (None, None) => None,
-        };
+    let parsed = match (yuan, fen) {
+        (Some(yuan), _) => Some(yuan.parse::<Fen>().map_err(|_| {
+            AppError::bad_with(
+                ErrorCode::BadPrice,
+                Msg::new("errors.bad_price").with("value", yuan),
+            )
+        })?),
+        (None, Some(fen)) => Some(Fen(fen.parse::<i64>().map_err(|_| {
+            AppError::bad_with(
+                ErrorCode::BadPrice,
+                Msg::new("errors.bad_price").with("value", fen),
+            )
+        })?)),
+        (None, None) => None,
+    };
     if parsed.is_some_and(|p| p.0 < 0) {
-        return Err(AppError::bad("errors.negative_price"));
+        return Err(AppError::bad(ErrorCode::NegativePrice));
     }
     Ok(parsed)
 }
@@ -217,7 +235,11 @@ mod tests {
 
     fn code(result: Result<ListingQuery, AppError>) -> &'static str {
         match result {
-            Err(AppError::BadRequest(msg)) => msg.code(),
+            Err(AppError::Said {
+                status: http::StatusCode::BAD_REQUEST,
+                code,
+                ..
+            }) => code.as_str(),
             other => panic!("expected a bad request, got {other:?}"),
         }
     }

@@ -244,3 +244,34 @@ pub fn notification_text(
         .collect();
     locale.fill(&format!("notifications.{}", n.kind), &args)
 }
+
+/// A CSV download.
+pub fn csv_response(csv: String, filename: &str) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [
+            (
+                http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_owned(),
+            ),
+            (
+                http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        csv,
+    )
+        .into_response()
+}
+
+/// The month a page or the API asks for (`2026-11`), this month in China when none.
+pub fn month_of(
+    clock: &jinguo_common::Clock,
+    month: Option<&str>,
+) -> Result<jinguo_settlement::statement::Month, crate::error::AppError> {
+    use jinguo_settlement::statement::Month;
+    match month {
+        Some(m) if !m.trim().is_empty() => Ok(Month::parse(m)?),
+        _ => Ok(Month::of(clock.now_ms())),
+    }
+}

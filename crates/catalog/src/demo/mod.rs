@@ -34,7 +34,7 @@ pub struct DemoProduct {
 
 /// The compiled-in demo catalog.
 pub fn demo_catalog() -> Result<DemoCatalog, CatalogError> {
-    toml::from_str(CATALOG).map_err(|e| CatalogError::invalid("demo catalog", e.to_string()))
+    toml::from_str(CATALOG).map_err(|e| CatalogError::Demo(e.to_string()))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +107,7 @@ pub async fn seed(
     let picture_of = |slug: &str| pictures.iter().find(|(s, _)| s == slug).map(|(_, p)| p);
 
     let mut report = SeedReport::default();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     for c in &demo.categories {
         category::insert_if_missing(&mut tx, c).await?;
     }
@@ -125,15 +125,11 @@ pub async fn seed(
         let new = &demo_product.product;
         let producer = producer::by_slug(&mut tx, &new.producer)
             .await?
-            .ok_or_else(|| {
-                CatalogError::invalid("producer", format!("no producer {}", new.producer))
-            })?;
+            .ok_or_else(|| CatalogError::Demo(format!("no producer {}", new.producer)))?;
         let category = categories
             .iter()
             .find(|c| c.slug == new.category)
-            .ok_or_else(|| {
-                CatalogError::invalid("category", format!("no category {}", new.category))
-            })?;
+            .ok_or_else(|| CatalogError::Demo(format!("no category {}", new.category)))?;
         // Spread creation times so "newest" has an order to show.
         let created = now - (demo.products.len() - i) as i64 * 3_600_000;
         let (id, added) = product::insert_if_missing(
@@ -191,7 +187,7 @@ async fn draw_all(
         for handle in handles {
             let drawn = handle
                 .await
-                .map_err(|e| CatalogError::invalid("picture", e.to_string()))??;
+                .map_err(|e| CatalogError::Demo(format!("drawing a picture: {e}")))??;
             done.push(drawn);
             progress(done.len(), total);
         }

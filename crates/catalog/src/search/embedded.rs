@@ -1,6 +1,7 @@
 //! The embedded search backend: a tantivy index on local disk with jieba segmentation. Used when
 //! no Meilisearch server is configured; one process writes it (a county shop's single
-//! `jinguo serve`). All tantivy work is blocking and runs on the blocking thread pool.
+//! `jinguo serve`). All tantivy work is blocking and runs on the blocking thread pool. One
+//! adapter (schema, indexing, the query with its filters, sorts and facets), kept in one file.
 
 use async_trait::async_trait;
 use serde_json::{Value, json};

@@ -1,78 +1,39 @@
-//! The JSON API under `/api/v1`: the same catalog as the pages, for apps and partners. Its
-//! OpenAPI document is generated from these handlers and types (`/api/v1/openapi.json`).
+//! The JSON API under `/api/v1`: the same shop as the pages, for apps and partners. One module
+//! per resource, each with its own `router()`, merged here. Its OpenAPI document is generated
+//! from these handlers and types (`/api/v1/openapi.json`), the error codes included.
 
+mod auth;
+mod cart;
+mod catalog;
 pub mod health;
-mod producers;
-mod products;
-pub mod settlement;
-mod shop;
-mod trace;
+mod orders;
+mod producer;
+pub mod staff;
 mod types;
 
+use axum::Json;
 use axum::Router;
-use axum::response::{IntoResponse, Json, Response};
-use axum::routing::{get, post, put};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use jinguo_common::invalid::{Field, Invalid, Problem};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use utoipa::OpenApi;
 
 use crate::app::AppState;
-use crate::error::ErrorReport;
+use crate::error::{AppError, ErrorCode, ErrorReport};
 use crate::i18n::Lang;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/products", get(products::list))
-        .route("/products/{slug}", get(products::detail))
-        .route("/producers/{slug}", get(producers::detail))
-        .route("/trace/{code}", get(trace::trace))
-        .route("/auth/register", post(shop::register))
-        .route("/auth/token", post(shop::token).delete(shop::revoke))
-        .route(
-            "/cart/items",
-            get(shop::cart)
-                .post(shop::put_item)
-                .delete(shop::remove_item),
-        )
-        .route("/checkout", post(shop::checkout))
-        .route("/orders", get(shop::orders))
-        .route("/orders/{id}", get(shop::order))
-        .route("/orders/{id}/cancel", post(shop::cancel))
-        .route(
-            "/orders/{id}/parts/{part}/{action}",
-            post(shop::part_action),
-        )
-        .route("/producer/skus/{id}/stock", put(shop::set_stock))
-        .route("/producer/orders", get(shop::producer_orders))
-        .route(
-            "/producer/shipping-rule",
-            get(shop::shipping_rule).put(shop::set_shipping_rule),
-        )
-        .route("/staff/transfers", post(shop::record_transfer))
-        .route("/staff/orders/{id}/refunds", post(settlement::refund))
-        .route("/staff/refunds", get(settlement::refunds_owed))
-        .route("/staff/refunds/{id}/paid", post(settlement::refund_paid))
-        .route("/staff/settle", post(settlement::settle))
-        .route("/staff/payouts", get(settlement::payouts))
-        .route(
-            "/staff/payouts/batches/{id}/bank-file",
-            get(settlement::bank_file),
-        )
-        .route("/staff/payouts/{id}/paid", post(settlement::payout_paid))
-        .route(
-            "/staff/payouts/{id}/failed",
-            post(settlement::payout_failed),
-        )
-        .route("/staff/ledger/check", get(settlement::ledger_check))
-        .route("/producer/statement", get(settlement::producer_statement))
-        .route(
-            "/producer/statement.csv",
-            get(settlement::producer_statement_csv),
-        )
-        .route("/producer/payouts", get(settlement::producer_payouts))
-        .route(
-            "/producer/payout-details",
-            put(settlement::set_payout_details),
-        )
+        .merge(catalog::router())
+        .merge(auth::router())
+        .merge(cart::router())
+        .merge(orders::router())
+        .merge(producer::router())
+        .merge(staff::router())
         .route("/openapi.json", get(openapi))
         .fallback(crate::pages::not_found)
 }
@@ -81,19 +42,21 @@ pub fn router() -> Router<AppState> {
 #[openapi(
     info(
         title = "Jinguo Market API",
-        description = "巾帼集市: products of Chongqing's women's workshops, bases, cooperatives and households. Prices are integer fen (1 yuan = 100 fen). Errors are `{\"error\": {\"code\", \"message\"}}`; messages follow the `lang` cookie or Accept-Language (zh-CN by default)."
+        description = "巾帼集市: products of Chongqing's women's workshops, bases, cooperatives and households. Prices are integer fen (1 yuan = 100 fen). Errors are `{\"error\": {\"code\", \"message\", \"field\"}}`: `code` is one of a stable list (ErrorCode), `message` is for a person in the `lang` cookie's or Accept-Language's language (zh-CN by default), `field` names the field at fault when one is."
     ),
     paths(
-        products::list, products::detail, producers::detail, trace::trace, health::healthz,
-        shop::register, shop::token, shop::revoke, shop::cart, shop::put_item, shop::remove_item,
-        shop::checkout, shop::orders, shop::order, shop::cancel, shop::part_action,
-        shop::set_stock, shop::producer_orders, shop::shipping_rule, shop::set_shipping_rule,
-        shop::record_transfer, settlement::refund, settlement::refunds_owed,
-        settlement::refund_paid, settlement::settle, settlement::payouts, settlement::bank_file,
-        settlement::payout_paid, settlement::payout_failed, settlement::ledger_check,
-        settlement::producer_statement, settlement::producer_statement_csv,
-        settlement::producer_payouts, settlement::set_payout_details
+        catalog::list, catalog::detail, catalog::producer, catalog::trace, health::healthz,
+        auth::register, auth::token, auth::revoke, cart::cart, cart::put_item, cart::remove_item,
+        orders::checkout, orders::orders, orders::order, orders::cancel, orders::part_action,
+        producer::set_stock, producer::producer_orders, producer::shipping_rule,
+        producer::set_shipping_rule, producer::producer_statement,
+        producer::producer_statement_csv, producer::producer_payouts,
+        producer::set_payout_details,
+        staff::record_transfer, staff::refund, staff::refunds_owed, staff::refund_paid,
+        staff::settle, staff::payouts, staff::bank_file, staff::payout_paid,
+        staff::payout_failed, staff::ledger_check
     ),
+    components(schemas(ErrorCode)),
     modifiers(&BearerAuth),
     tags(
         (name = "catalog", description = "Products, producers and provenance"),
@@ -130,22 +93,63 @@ pub struct ErrorBody {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
-    /// Stable, machine-readable: `not_found`, `unknown_sort`, `negative_price`, `search_unavailable`…
-    pub code: String,
+    pub code: ErrorCode,
     /// For a person, in their language.
     pub message: String,
+    /// The field at fault, when the error is about one (`code` is then `invalid`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 pub fn error_response(state: &AppState, lang: Lang, report: &ErrorReport) -> Response {
-    let message = state
-        .i18n
-        .locale(lang)
-        .fill(report.msg.key, &report.msg.args);
     let body = ErrorBody {
         error: ErrorDetail {
-            code: report.code.to_owned(),
-            message,
+            code: report.code,
+            message: state.i18n.locale(lang).say(&report.msg),
+            field: report.field.map(|f| f.as_str().to_owned()),
         },
     };
     (report.status, Json(body)).into_response()
+}
+
+/// A JSON body; a body that is not the JSON expected is a 400 in the API's error shape.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+    async fn from_request(request: Request, state: &S) -> Result<Self, AppError> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(unreadable(json_problem(&rejection))),
+        }
+    }
+}
+
+/// A JSON body that may be left out (then it is `T::default()`).
+pub struct OptionalJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJson<T> {
+    type Rejection = AppError;
+    async fn from_request(request: Request, state: &S) -> Result<Self, AppError> {
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|_| AppError::bad(ErrorCode::BadQuery))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(T::default()));
+        }
+        serde_json::from_slice(&bytes)
+            .map(OptionalJson)
+            .map_err(|e| unreadable(e.to_string()))
+    }
+}
+
+fn unreadable(detail: String) -> AppError {
+    AppError::invalid(Invalid::new(Field::Body, Problem::Unreadable { detail }))
+}
+
+fn json_problem(rejection: &JsonRejection) -> String {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => "Content-Type: application/json".to_owned(),
+        other => other.body_text(),
+    }
 }

@@ -199,3 +199,34 @@ impl Provenance {
         }
     }
 }
+
+#[derive(Serialize, ToSchema)]
+pub struct PayoutBody {
+    pub id: i64,
+    pub batch_id: i64,
+    pub producer_id: i64,
+    pub producer_name: String,
+    pub amount_fen: i64,
+    /// `stripe` or `bank`
+    pub method: String,
+    /// `pending`, `sending`, `sent` or `failed`
+    pub status: String,
+    pub provider_ref: Option<String>,
+    pub note: String,
+}
+
+impl From<jinguo_settlement::payout::Payout> for PayoutBody {
+    fn from(p: jinguo_settlement::payout::Payout) -> Self {
+        PayoutBody {
+            id: p.id.0,
+            batch_id: p.batch_id.0,
+            producer_id: p.producer_id.0,
+            producer_name: p.producer_name,
+            amount_fen: p.amount.0,
+            method: p.method.as_str().to_owned(),
+            status: p.status.as_str().to_owned(),
+            provider_ref: p.provider_ref,
+            note: p.note,
+        }
+    }
+}

@@ -1,18 +1,30 @@
 //! Signing in and out, registering, and the account page (notifications, addresses, password).
 
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use http::{StatusCode, header};
 use jinguo_accounts::{AccountError, Role, SessionKind};
 use serde::{Deserialize, Serialize};
 
 use super::{Req, View, done_notice, render, safe_next};
 use crate::app::AppState;
-use crate::auth::{
+use crate::error::{AppError, ErrorCode};
+use crate::views::{Link, when};
+use crate::web::{
     CsrfForm, PageUser, SESSION_COOKIE, Visitor, role_links, set_cookie, start_session,
 };
-use crate::error::AppError;
-use crate::views::{Link, when};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login_page).post(login))
+        .route("/register", get(register_page).post(register))
+        .route("/logout", post(logout))
+        .route("/account", get(account))
+        .route("/account/password", post(change_password))
+        .route("/account/notifications/read", post(mark_read))
+}
 
 #[derive(Deserialize, Default)]
 pub struct NextQuery {
@@ -100,13 +112,13 @@ fn form_error(
     form: &LoginForm,
     error: AppError,
 ) -> Result<Response, AppError> {
-    let (text, status) = super::form_failure(state, req.lang, error)?;
+    let failure = super::form_failure(state, req.lang, error)?;
     let body = AuthPage {
         next: safe_next(Some(&form.next)),
         login: form.login.clone(),
-        error: Some(text),
+        error: Some(failure.text),
     };
-    auth_page(state, req, template, title_key, body, status)
+    auth_page(state, req, template, title_key, body, failure.status)
 }
 
 pub async fn login(
@@ -157,7 +169,7 @@ pub async fn register(
 ) -> Result<Response, AppError> {
     let form_ = &form.base;
     if form_.password != form.password2 {
-        let error = AppError::bad("errors.password_mismatch");
+        let error = AppError::bad(ErrorCode::PasswordMismatch);
         return form_error(
             &state,
             &req,
@@ -266,7 +278,7 @@ async fn account_page(
     password_error: Option<String>,
 ) -> Result<Response, AppError> {
     let t = state.i18n.locale(req.lang);
-    let notifications = state.orders.notifications(user.id.0).await?;
+    let notifications = state.orders.notifications(user.id).await?;
     let unread = notifications.iter().filter(|n| !n.read).count() as i64;
     let body = AccountPage {
         user: UserView {
@@ -276,7 +288,7 @@ async fn account_page(
         links: role_links(user, req.lang, state),
         addresses: state
             .orders
-            .addresses(user.id.0)
+            .addresses(user.id)
             .await?
             .into_iter()
             .map(|a| AddressView {
@@ -327,7 +339,7 @@ pub async fn change_password(
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Result<Response, AppError> {
     let result = if form.new != form.new2 {
-        Err(AppError::bad("errors.password_mismatch"))
+        Err(AppError::bad(ErrorCode::PasswordMismatch))
     } else {
         state
             .accounts
@@ -338,10 +350,10 @@ pub async fn change_password(
     match result {
         Ok(()) => Ok(Redirect::to("/account?done=password_changed").into_response()),
         Err(error) => {
-            let (text, status) = super::form_failure(&state, req.lang, error)?;
+            let failure = super::form_failure(&state, req.lang, error)?;
             Ok(super::with_status(
-                account_page(&state, &req, &user, None, Some(text)).await?,
-                status,
+                account_page(&state, &req, &user, None, Some(failure.text)).await?,
+                failure.status,
             ))
         }
     }
@@ -352,6 +364,6 @@ pub async fn mark_read(
     PageUser(user, _): PageUser,
     CsrfForm(_): CsrfForm<Empty>,
 ) -> Result<Response, AppError> {
-    state.orders.mark_notifications_read(user.id.0).await?;
+    state.orders.mark_notifications_read(user.id).await?;
     Ok(Redirect::to("/account").into_response())
 }

@@ -1,26 +1,34 @@
-//! The cart (a guest's or an account's) and checkout.
+//! The cart: a guest's (kept by their session) or an account's.
 
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use http::header;
-use jinguo_common::region::{CHONGQING, regions};
-use jinguo_order::address::NewAddress;
+use jinguo_catalog::SkuId;
 use jinguo_order::cart::{CartPart, CartView};
 use jinguo_order::shipping::ShippingRule;
 use serde::{Deserialize, Serialize};
-use std::sync::OnceLock;
 
 use super::account::NextQuery;
-use super::{Req, View, done_notice, label, render};
+use super::{Req, View, done_notice, render};
 use crate::app::AppState;
-use crate::auth::{CsrfForm, PageUser, Visitor, cart_owner_or_guest};
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::views;
+use crate::web::{CsrfForm, Visitor, cart_owner_or_guest};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/cart", get(cart))
+        .route("/cart/items", post(add))
+        .route("/cart/items/{sku}", post(update))
+        .route("/cart/acknowledge", post(acknowledge))
+}
 
 #[derive(Serialize)]
 pub struct LineView {
-    sku_id: i64,
+    sku_id: SkuId,
     title: String,
     product_url: String,
     sku_name: String,
@@ -148,7 +156,7 @@ pub async fn cart(
 
 #[derive(Deserialize)]
 pub struct AddForm {
-    sku_id: i64,
+    sku_id: SkuId,
     quantity: i64,
 }
 
@@ -178,7 +186,7 @@ pub struct QuantityForm {
 pub async fn update(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(sku): Path<i64>,
+    Path(sku): Path<SkuId>,
     CsrfForm(form): CsrfForm<QuantityForm>,
 ) -> Result<Response, AppError> {
     if let Some(owner) = visitor.cart_owner() {
@@ -199,223 +207,4 @@ pub async fn acknowledge(
         state.orders.acknowledge_prices(owner).await?;
     }
     Ok(Redirect::to("/cart").into_response())
-}
-
-#[derive(Serialize)]
-struct DistrictOption {
-    code: String,
-    name: String,
-}
-
-#[derive(Serialize)]
-struct RegionGroup {
-    label: String,
-    districts: Vec<DistrictOption>,
-}
-
-/// Every district, grouped by province and city, Chongqing first (for a select without script).
-fn region_groups() -> &'static [RegionGroup] {
-    static GROUPS: OnceLock<Vec<RegionGroup>> = OnceLock::new();
-    GROUPS.get_or_init(|| {
-        let r = regions();
-        let mut provinces: Vec<_> = r.provinces().collect();
-        provinces.sort_by_key(|p| (p.code != CHONGQING, p.code.clone()));
-        let mut groups = Vec::new();
-        for p in provinces {
-            for c in r.cities_of(&p.code) {
-                let districts: Vec<DistrictOption> = r
-                    .districts_of_city(&c.code)
-                    .map(|d| DistrictOption {
-                        code: d.code.clone(),
-                        name: d.name.clone(),
-                    })
-                    .collect();
-                if districts.is_empty() {
-                    continue;
-                }
-                let label = if c.name == p.name {
-                    p.name.clone()
-                } else {
-                    format!("{} {}", p.name, c.name)
-                };
-                groups.push(RegionGroup { label, districts });
-            }
-        }
-        groups
-    })
-}
-
-#[derive(Serialize, Deserialize, Default, Clone)]
-pub struct AddressForm {
-    #[serde(default)]
-    address_id: String,
-    #[serde(default)]
-    recipient: String,
-    #[serde(default)]
-    phone: String,
-    #[serde(default)]
-    region_code: String,
-    #[serde(default)]
-    detail: String,
-    /// `stripe` or `bank_transfer`; empty: the shop's default.
-    #[serde(default)]
-    payment_method: String,
-}
-
-#[derive(Serialize)]
-struct SavedAddress {
-    id: i64,
-    label: String,
-}
-
-#[derive(Serialize)]
-struct NoticeView {
-    region_name: String,
-    level_label: String,
-    notice: String,
-}
-
-#[derive(Serialize)]
-struct CheckoutPage {
-    parts: Vec<PartView>,
-    items: String,
-    shipping: String,
-    total: String,
-    addresses: Vec<SavedAddress>,
-    form: AddressForm,
-    regions: &'static [RegionGroup],
-    notices: Vec<NoticeView>,
-    /// The payment methods offered, the default first (a choice is shown when there are two).
-    methods: Vec<&'static str>,
-    error: Option<String>,
-}
-
-async fn checkout_view(
-    state: &AppState,
-    req: &Req,
-    user: &jinguo_accounts::User,
-    form: AddressForm,
-    error: Option<String>,
-) -> Result<Response, AppError> {
-    let cart = state
-        .orders
-        .cart(jinguo_order::cart::Owner::User(user.id.0))
-        .await?;
-    if cart.parts.is_empty() {
-        return Ok(Redirect::to("/cart").into_response());
-    }
-    let addresses = state.orders.addresses(user.id.0).await?;
-    let mut form = form;
-    if form.address_id.is_empty() && error.is_none() {
-        form.address_id = addresses
-            .first()
-            .map(|a| a.id.to_string())
-            .unwrap_or_default();
-    }
-    let methods: Vec<&'static str> = state
-        .orders
-        .payment_methods()
-        .into_iter()
-        .map(|m| m.as_str())
-        .collect();
-    if !methods.contains(&form.payment_method.as_str()) {
-        form.payment_method = methods[0].to_owned();
-    }
-    let notices = state
-        .orders
-        .restrictions()
-        .await?
-        .into_iter()
-        .filter(|r| r.level != jinguo_order::region::Level::Normal)
-        .map(|r| NoticeView {
-            region_name: r.region_name,
-            level_label: label(state, req.lang, "levels", r.level.as_str()),
-            notice: r.notice,
-        })
-        .collect();
-    let body = CheckoutPage {
-        parts: parts_view(state, req.lang, &cart),
-        items: cart.items.to_string(),
-        shipping: cart.shipping.to_string(),
-        total: cart.total.to_string(),
-        addresses: addresses
-            .iter()
-            .map(|a| SavedAddress {
-                id: a.id,
-                label: format!(
-                    "{} · {} · {}{}",
-                    a.recipient, a.phone, a.region_name, a.detail
-                ),
-            })
-            .collect(),
-        form,
-        regions: region_groups(),
-        notices,
-        methods,
-        error,
-    };
-    let t = state.i18n.locale(req.lang);
-    render(
-        state,
-        req,
-        View::personal("checkout.html", t.get("checkout.title").to_owned(), body),
-    )
-}
-
-pub async fn checkout_page(
-    State(state): State<AppState>,
-    req: Req,
-    PageUser(user, _): PageUser,
-) -> Result<Response, AppError> {
-    checkout_view(&state, &req, &user, AddressForm::default(), None).await
-}
-
-pub async fn checkout(
-    State(state): State<AppState>,
-    req: Req,
-    PageUser(user, _): PageUser,
-    CsrfForm(form): CsrfForm<AddressForm>,
-) -> Result<Response, AppError> {
-    let address = match form.address_id.parse::<i64>() {
-        Ok(id) => {
-            let a = state.orders.address(user.id.0, id).await?;
-            NewAddress {
-                recipient: a.recipient,
-                phone: a.phone,
-                region_code: a.region_code,
-                detail: a.detail,
-            }
-        }
-        Err(_) => NewAddress {
-            recipient: form.recipient.clone(),
-            phone: form.phone.clone(),
-            region_code: form.region_code.clone(),
-            detail: form.detail.clone(),
-        },
-    };
-    let method = jinguo_order::payment::PaymentMethod::parse(&form.payment_method)
-        .unwrap_or(state.orders.payment_methods()[0]);
-    let placed = state
-        .orders
-        .checkout_with(user.id.0, &address, method)
-        .await;
-    // A new address joins the address book once an order has gone to it (not on every retry).
-    if placed.is_ok()
-        && form.address_id.is_empty()
-        && let Err(error) = state.orders.add_address(user.id.0, &address).await
-    {
-        tracing::info!(%error, "address not kept in the address book");
-    }
-    match placed {
-        Ok(done) => {
-            Ok(Redirect::to(&format!("/orders/{}?placed=1", done.placed.order_id)).into_response())
-        }
-        Err(error) => {
-            let (text, status) = super::form_failure(&state, req.lang, AppError::from(error))?;
-            Ok(super::with_status(
-                checkout_view(&state, &req, &user, form, Some(text)).await?,
-                status,
-            ))
-        }
-    }
 }

@@ -1,17 +1,17 @@
-//! HTML pages: one module per page, each a few lines that call the catalog and render a
-//! template. Shared here: the request context, rendering with the page frame, error pages.
+//! HTML pages, one module per resource, each with its own `router()` beside its handlers,
+//! merged here: the shared pages anyone may be served from the page cache ([`catalog`]), and
+//! the pages of one visitor's own (accounts, cart, checkout, orders, the producer's and staff's
+//! dashboards), never cached. Shared here: the request context, rendering with the page frame,
+//! error pages, and showing a form again with what was wrong.
 
 mod account;
-pub(crate) mod cart;
-mod home;
-mod listing;
+mod cart;
+mod catalog;
+mod checkout;
 mod money;
 mod orders;
 mod producer;
-mod producer_portal;
-mod product;
 mod staff;
-mod trace;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Query, State};
@@ -19,6 +19,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use http::request::Parts;
 use http::{HeaderValue, StatusCode, Uri, header};
+use jinguo_common::invalid::Field;
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
 
@@ -27,80 +28,20 @@ use crate::error::{AppError, ErrorReport};
 use crate::i18n::{LANG_COOKIE, Lang};
 use crate::views::Link;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(home::home))
-        .route("/products", get(listing::products))
-        .route("/search", get(listing::search))
-        .route("/products/{slug}", get(product::product))
-        .route("/producers", get(producer::producers))
-        .route("/producers/{slug}", get(producer::producer))
-        .route("/trace", get(trace::lookup))
-        .route("/trace/{code}", get(trace::trace))
-        .route("/lang", get(switch_lang))
+/// Pages the same for everyone asking in one language: served through the page cache.
+pub fn shared_router() -> Router<AppState> {
+    catalog::router().route("/lang", get(switch_lang))
 }
 
-/// Pages of one visitor's own (accounts, cart, orders, dashboards): never cached.
+/// Pages of one visitor's own: never cached.
 pub fn personal_router() -> Router<AppState> {
-    use axum::routing::post;
     Router::new()
-        .route("/login", get(account::login_page).post(account::login))
-        .route(
-            "/register",
-            get(account::register_page).post(account::register),
-        )
-        .route("/logout", post(account::logout))
-        .route("/account", get(account::account))
-        .route("/account/password", post(account::change_password))
-        .route("/account/notifications/read", post(account::mark_read))
-        .route("/cart", get(cart::cart))
-        .route("/cart/items", post(cart::add))
-        .route("/cart/items/{sku}", post(cart::update))
-        .route("/cart/acknowledge", post(cart::acknowledge))
-        .route("/checkout", get(cart::checkout_page).post(cart::checkout))
-        .route("/orders", get(orders::mine))
-        .route("/orders/{id}", get(orders::order))
-        .route("/orders/{id}/cancel", post(orders::cancel))
-        .route("/orders/{id}/pay", get(orders::pay))
-        .route(
-            "/orders/{id}/parts/{part}/{action}",
-            post(orders::part_action),
-        )
-        .route("/producer/orders", get(producer_portal::orders))
-        .route("/producer/stock", get(producer_portal::stock))
-        .route("/producer/stock/{sku}", post(producer_portal::set_stock))
-        .route("/producer/shipping", post(producer_portal::set_rule))
-        .route("/producer/money", get(money::producer_money))
-        .route("/producer/money/statement.csv", get(money::statement_csv))
-        .route("/producer/money/details", post(money::save_details))
-        .route(
-            "/staff/payments",
-            get(staff::payments).post(staff::record_payment),
-        )
-        .route("/staff/orders", get(staff::orders))
-        .route(
-            "/staff/restrictions",
-            get(staff::restrictions).post(staff::set_restriction),
-        )
-        .route("/staff/money", get(money::staff_money))
-        .route("/staff/money/settle", post(money::settle))
-        .route("/staff/money/payouts/{id}/paid", post(money::payout_paid))
-        .route(
-            "/staff/money/payouts/{id}/failed",
-            post(money::payout_failed),
-        )
-        .route(
-            "/staff/money/batches/{id}/bank-file.csv",
-            get(money::bank_file),
-        )
-        .route("/staff/money/confirm", post(money::confirm))
-        .route("/staff/money/refunds/{id}/paid", post(money::refund_paid))
-        .route("/staff/money/refund", get(money::find_order))
-        .route("/staff/reconciliation", get(money::reconciliation))
-        .route(
-            "/staff/orders/{id}/refund",
-            get(money::refund_form).post(money::refund),
-        )
+        .merge(account::router())
+        .merge(cart::router())
+        .merge(checkout::router())
+        .merge(orders::router())
+        .merge(producer::router())
+        .merge(staff::router())
 }
 
 /// The language and address of the page being rendered.
@@ -218,7 +159,7 @@ fn render_with<T: Serialize>(
         css: crate::assets::css_url(),
         q: view.q,
         notice: view.notice,
-        csrf: crate::auth::CSRF_MARK,
+        csrf: crate::web::csrf::CSRF_MARK,
     };
     let personal = view.personal;
     let mut context = tera::Context::from_serialize(&view.body)?;
@@ -289,7 +230,7 @@ pub fn error_page(state: &AppState, lang: Lang, path: &str, report: &ErrorReport
     let body = ErrorBody {
         status: report.status.as_u16(),
         heading: locale.get(heading_key).to_owned(),
-        message: locale.fill(report.msg.key, &report.msg.args),
+        message: locale.say(&report.msg),
         links,
     };
     let title = body.heading.clone();
@@ -298,7 +239,7 @@ pub fn error_page(state: &AppState, lang: Lang, path: &str, report: &ErrorReport
         Ok(response) => response,
         Err(error) => {
             tracing::error!(%error, "the error page itself failed to render");
-            (report.status, locale.fill(report.msg.key, &report.msg.args)).into_response()
+            (report.status, locale.say(&report.msg)).into_response()
         }
     }
 }
@@ -321,7 +262,7 @@ async fn switch_lang(
         .and_then(Lang::parse)
         .unwrap_or(Lang::Zh);
     let next = safe_next(params.next.as_deref());
-    let secure = if state.settings.public_url.starts_with("https://") {
+    let secure = if state.settings.server.is_https() {
         "; Secure"
     } else {
         ""
@@ -379,19 +320,35 @@ pub fn label(state: &AppState, lang: Lang, section: &str, code: &str) -> String 
         .to_owned()
 }
 
-/// For a form that failed: the message to show beside it, in the visitor's language, and the
-/// status to answer with; an error that is not the person's to fix is passed on.
-pub fn form_failure(
-    state: &AppState,
-    lang: Lang,
-    error: AppError,
-) -> Result<(String, StatusCode), AppError> {
-    match error.msg() {
-        Some(msg) => Ok((
-            state.i18n.locale(lang).fill(msg.key, &msg.args),
-            error.status_code(),
-        )),
-        None => Err(error),
+/// Why a form was not taken, to show beside it.
+pub struct Failure {
+    /// What went wrong, in the visitor's language.
+    pub text: String,
+    pub status: StatusCode,
+    /// The field to mark, when the error names one.
+    pub field: Option<Field>,
+}
+
+impl Failure {
+    /// The field's name as the form names its input (for `aria-invalid`).
+    pub fn field_name(&self) -> Option<String> {
+        self.field.map(|f| f.as_str().to_owned())
+    }
+}
+
+/// For a form that failed: the message to show beside it, in the visitor's language, the
+/// status to answer with and the field at fault; an error that is not the person's to fix is
+/// passed on.
+pub fn form_failure(state: &AppState, lang: Lang, error: AppError) -> Result<Failure, AppError> {
+    match error {
+        AppError::Said {
+            status, msg, field, ..
+        } => Ok(Failure {
+            text: state.i18n.locale(lang).say(&msg),
+            status,
+            field,
+        }),
+        other => Err(other),
     }
 }
 

@@ -1,20 +1,34 @@
 //! A buyer's orders and an order's page (also what producer staff and federation staff see of
 //! it, each only their share).
 
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use jinguo_common::money::Fen;
 use jinguo_order::orders::{Filter, Order};
 use jinguo_order::payment::PaymentInstructions;
-use jinguo_order::state::{Action, OrderStatus};
+use jinguo_order::policy::{self, Offers, PartInput, Viewer};
+use jinguo_order::state::{ActionKind, Actor, OrderStatus};
+use jinguo_order::{OrderId, PartId};
+use jinguo_settlement::RefundStatus;
 use serde::{Deserialize, Serialize};
 
 use super::{Req, View, done_notice, label, render};
 use crate::app::AppState;
-use crate::auth::{CsrfForm, PageUser};
 use crate::error::AppError;
 use crate::i18n::Lang;
-use crate::shop::{self, PartActionInput, Viewer};
 use crate::views::{self, when};
+use crate::web::{CsrfForm, PageUser, actor_of};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/orders", get(mine))
+        .route("/orders/{id}", get(order))
+        .route("/orders/{id}/cancel", post(cancel))
+        .route("/orders/{id}/pay", get(pay))
+        .route("/orders/{id}/parts/{part}/{action}", post(part_action))
+}
 
 #[derive(Serialize)]
 pub struct ActionView {
@@ -37,7 +51,7 @@ struct LineView {
 
 #[derive(Serialize)]
 pub struct PartView {
-    id: i64,
+    id: PartId,
     producer_name: String,
     producer_url: String,
     status: &'static str,
@@ -54,7 +68,7 @@ pub struct PartView {
 
 #[derive(Serialize)]
 struct OrderView {
-    id: i64,
+    id: OrderId,
     number: String,
     status: &'static str,
     status_label: String,
@@ -115,18 +129,18 @@ struct OrderPage {
 pub fn actions_view(
     state: &AppState,
     lang: Lang,
-    order: i64,
-    part: i64,
-    names: &[&str],
+    order: OrderId,
+    part: PartId,
+    kinds: &[ActionKind],
 ) -> Vec<ActionView> {
-    names
+    kinds
         .iter()
-        .map(|name| ActionView {
-            url: format!("/orders/{order}/parts/{part}/{name}"),
-            label: label(state, lang, "part_actions", name),
-            needs_tracking: *name == "ship",
-            needs_reason: matches!(*name, "request_return" | "refuse_return"),
-            danger: matches!(*name, "refuse_return"),
+        .map(|kind| ActionView {
+            url: format!("/orders/{order}/parts/{part}/{kind}"),
+            label: label(state, lang, "part_actions", kind.as_str()),
+            needs_tracking: *kind == ActionKind::Ship,
+            needs_reason: matches!(kind, ActionKind::RequestReturn | ActionKind::RefuseReturn),
+            danger: *kind == ActionKind::RefuseReturn,
         })
         .collect()
 }
@@ -140,7 +154,7 @@ fn status_label(state: &AppState, lang: Lang, code: &str) -> String {
     }
 }
 
-pub fn part_views(state: &AppState, lang: Lang, order: &Order, viewer: Viewer) -> Vec<PartView> {
+pub fn part_views(state: &AppState, lang: Lang, order: &Order, offers: &Offers) -> Vec<PartView> {
     order
         .parts
         .iter()
@@ -168,13 +182,7 @@ pub fn part_views(state: &AppState, lang: Lang, order: &Order, viewer: Viewer) -
                     total: l.total.to_string(),
                 })
                 .collect(),
-            actions: actions_view(
-                state,
-                lang,
-                order.id,
-                p.id,
-                shop::part_actions(viewer, p.status),
-            ),
+            actions: actions_view(state, lang, order.id, p.id, offers.for_part(p.id)),
         })
         .collect()
 }
@@ -189,10 +197,11 @@ pub async fn order(
     State(state): State<AppState>,
     req: Req,
     PageUser(user, _): PageUser,
-    Path(id): Path<i64>,
+    Path(id): Path<OrderId>,
     Query(q): Query<OrderQuery>,
 ) -> Result<Response, AppError> {
-    let (order, viewer) = shop::visible_order(&state, &user, id).await?;
+    let seen = state.orders.order_for(actor_of(&user), id).await?;
+    let (order, viewer, offers) = (seen.order, seen.viewer, seen.offers);
     let lang = req.lang;
     // When the provider cannot be reached, the order is shown without the payment box (the
     // buyer can still see and cancel it) and the next view asks again.
@@ -200,7 +209,7 @@ pub async fn order(
         match state.orders.payment_instructions(&order).await {
             Ok(instructions) => Some(instructions),
             Err(error) => {
-                tracing::warn!(order = order.id, %error, "payment instructions unavailable");
+                tracing::warn!(order = %order.id, %error, "payment instructions unavailable");
                 None
             }
         }
@@ -221,7 +230,7 @@ pub async fn order(
                 bank,
                 account_no,
                 reference,
-                amount: jinguo_common::money::Fen(amount_fen).to_string(),
+                amount: Fen(amount_fen).to_string(),
                 deadline: when(order.expires_at),
             }),
             PaymentInstructions::Stripe { amount_fen, .. } => Some(PaymentView {
@@ -230,28 +239,40 @@ pub async fn order(
                 bank: String::new(),
                 account_no: String::new(),
                 reference: order.payment_reference.clone(),
-                amount: jinguo_common::money::Fen(amount_fen).to_string(),
+                amount: Fen(amount_fen).to_string(),
                 deadline: when(order.expires_at),
             }),
         }
     } else {
         None
     };
-    let transfers = if matches!(viewer, Viewer::Producer(_)) {
-        Vec::new()
+    let (transfers, refunds_pending) = if matches!(viewer, Viewer::Producer(_)) {
+        (Vec::new(), Fen::ZERO)
     } else {
-        state
+        let transfers = state
             .orders
             .transfers(order.id)
             .await?
             .into_iter()
-            .map(|(amount, received_on, outcome, note)| TransferView {
-                amount: amount.to_string(),
-                received_on,
-                outcome_label: label(&state, lang, "transfer_outcome", &outcome),
-                note,
+            .map(|t| TransferView {
+                amount: t.amount.to_string(),
+                received_on: t.received_on,
+                outcome_label: label(&state, lang, "transfer_outcome", t.outcome.as_str()),
+                note: t
+                    .flag
+                    .map(|f| label(&state, lang, "flag_reasons", f.as_str()))
+                    .unwrap_or_default(),
             })
-            .collect()
+            .collect();
+        let owed: Fen = state
+            .settlement
+            .refunds(Some(order.id))
+            .await?
+            .iter()
+            .filter(|r| r.status == RefundStatus::Pending)
+            .map(|r| r.amount)
+            .sum();
+        (transfers, owed)
     };
     let body = OrderPage {
         just_placed: q.placed.is_some() && viewer == Viewer::Buyer,
@@ -271,21 +292,21 @@ pub async fn order(
             items: order.items.to_string(),
             shipping: order.shipping.to_string(),
             total: order.total.to_string(),
-            refunds_pending: (order.refunds_pending.0 > 0)
-                .then(|| order.refunds_pending.to_string()),
-            cancel_url: shop::can_cancel(&order, viewer)
+            refunds_pending: (refunds_pending.0 > 0).then(|| refunds_pending.to_string()),
+            cancel_url: offers
+                .cancel
                 .then(|| format!("/orders/{}/cancel", order.id)),
         },
         payment,
         transfers,
-        parts: part_views(&state, lang, &order, viewer),
+        parts: part_views(&state, lang, &order, &offers),
         events: order
             .events
             .iter()
             .rev()
             .map(|e| EventView {
                 at: when(e.at),
-                actor_label: label(&state, lang, "actors", &e.actor),
+                actor_label: label(&state, lang, "actors", e.actor.as_str()),
                 from_label: e.from.as_deref().map(|f| status_label(&state, lang, f)),
                 to_label: status_label(&state, lang, &e.to),
                 reason: e.reason.clone(),
@@ -376,19 +397,15 @@ pub fn filter_view(
     status: Option<OrderStatus>,
     number: &str,
 ) -> FilterView {
-    let statuses = [
-        OrderStatus::AwaitingPayment,
-        OrderStatus::Paid,
-        OrderStatus::Cancelled,
-        OrderStatus::Completed,
-    ]
-    .into_iter()
-    .map(|s| StatusOption {
-        value: s.as_str(),
-        label: label(state, lang, "order_status", s.as_str()),
-        selected: Some(s) == status,
-    })
-    .collect();
+    let statuses = OrderStatus::ALL
+        .iter()
+        .copied()
+        .map(|s| StatusOption {
+            value: s.as_str(),
+            label: label(state, lang, "order_status", s.as_str()),
+            selected: Some(s) == status,
+        })
+        .collect();
     FilterView {
         action: "/staff/orders",
         statuses,
@@ -404,7 +421,7 @@ pub async fn mine(
     let orders = state
         .orders
         .orders(&Filter {
-            buyer: Some(user.id.0),
+            buyer: Some(user.id),
             limit: 100,
             ..Filter::default()
         })
@@ -421,26 +438,27 @@ pub struct CancelForm {
 pub async fn cancel(
     State(state): State<AppState>,
     PageUser(user, _): PageUser,
-    Path(id): Path<i64>,
+    Path(id): Path<OrderId>,
     CsrfForm(form): CsrfForm<CancelForm>,
 ) -> Result<Response, AppError> {
-    let reason: String = form.reason.trim().chars().take(200).collect();
-    shop::act(&state, &user, id, Action::Cancel { reason }).await?;
+    state
+        .orders
+        .act(id, policy::cancel(&form.reason), actor_of(&user))
+        .await?;
     Ok(Redirect::to(&format!("/orders/{id}?done=cancelled")).into_response())
 }
 
 pub async fn part_action(
     State(state): State<AppState>,
     PageUser(user, _): PageUser,
-    Path((id, part, name)): Path<(i64, i64, String)>,
-    CsrfForm(form): CsrfForm<PartActionInput>,
+    Path((id, part, name)): Path<(OrderId, PartId, String)>,
+    CsrfForm(form): CsrfForm<PartInput>,
 ) -> Result<Response, AppError> {
-    let action = shop::part_action(&name, part, form)?;
-    shop::act(&state, &user, id, action).await?;
-    let back = if matches!(
-        shop::actor_of(&user),
-        jinguo_order::state::Actor::Producer(_)
-    ) {
+    let kind = ActionKind::parse(&name).ok_or(AppError::NotFound)?;
+    let action = policy::part_action(kind, part, form)?;
+    let actor = actor_of(&user);
+    state.orders.act(id, action, actor).await?;
+    let back = if matches!(actor, Actor::Producer(_)) {
         "/producer/orders?done=action_done".to_owned()
     } else {
         format!("/orders/{id}?done=action_done")
@@ -450,7 +468,7 @@ pub async fn part_action(
 
 #[derive(Serialize)]
 struct PayPage {
-    order_id: i64,
+    order_id: OrderId,
     amount: String,
     deadline: String,
     submit_label: String,
@@ -473,9 +491,10 @@ pub async fn pay(
     State(state): State<AppState>,
     req: Req,
     PageUser(user, _): PageUser,
-    Path(id): Path<i64>,
+    Path(id): Path<OrderId>,
 ) -> Result<Response, AppError> {
-    let (order, viewer) = shop::visible_order(&state, &user, id).await?;
+    let seen = state.orders.order_for(actor_of(&user), id).await?;
+    let (order, viewer) = (seen.order, seen.viewer);
     if viewer != Viewer::Buyer || order.status != OrderStatus::AwaitingPayment {
         return Ok(Redirect::to(&format!("/orders/{id}")).into_response());
     }
@@ -489,7 +508,7 @@ pub async fn pay(
         return Ok(Redirect::to(&format!("/orders/{id}")).into_response());
     };
     let t = state.i18n.locale(req.lang);
-    let amount = jinguo_common::money::Fen(amount_fen).to_string();
+    let amount = Fen(amount_fen).to_string();
     let body = PayPage {
         order_id: id,
         submit_label: t.fill("order.stripe_submit", &[("amount", amount.clone())]),
@@ -497,10 +516,7 @@ pub async fn pay(
         deadline: when(order.expires_at),
         publishable_key,
         client_secret,
-        return_url: format!(
-            "{}/orders/{id}",
-            state.settings.public_url.trim_end_matches('/')
-        ),
+        return_url: format!("{}/orders/{id}", state.settings.server.base_url()),
         stripe_locale: match req.lang {
             Lang::Zh => "zh",
             Lang::En => "en",
