@@ -2,8 +2,6 @@
 //! (fictional people, real places; see the header of `demo/catalog.toml`), with pictures drawn at
 //! seed time. Seeding is idempotent: what already exists (by slug) is left as it is.
 
-pub mod artwork;
-
 use serde::Deserialize;
 use sha2::Digest;
 use std::collections::HashSet;
@@ -176,8 +174,8 @@ async fn draw_all(
             .map(|(slug, category)| {
                 tokio::task::spawn_blocking(move || {
                     let picture = match &category {
-                        Some(category) => artwork::product_picture(category, &slug),
-                        None => artwork::producer_picture(&slug),
+                        Some(category) => jinguo_pictures::draw::product_picture(category, &slug),
+                        None => jinguo_pictures::draw::producer_picture(&slug),
                     };
                     let sha = image::hex(&sha2::Sha256::digest(format!("demo picture {slug}")));
                     image::process_picture(&picture, sha).map(|p| (slug, p))
