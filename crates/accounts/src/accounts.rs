@@ -11,23 +11,46 @@ use crate::session::{self, Session, SessionKind, Token};
 use crate::settings::AccountSettings;
 use crate::user::{self, COLUMNS, ProducerId, Role, User, UserId};
 
-/// How many failed sign-ins are tolerated within a window before further tries are refused.
+/// How sign-ins and registrations are limited. A guesser is stopped by address (for the account
+/// it guesses, and over all accounts); an account under attack from many addresses is slowed
+/// down, never locked, so that its owner can still sign in from elsewhere.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Per account (whoever is trying).
-    pub per_login: u32,
-    /// Per client address (whichever accounts it tries).
+    /// Failed sign-ins to one account from one address before that address is refused for it.
+    pub per_account_and_address: u32,
+    /// Failed sign-ins from one address, whichever accounts it tries, before it is refused.
     pub per_address: u32,
+    /// Failed sign-ins to one account from anywhere after which each further try waits: one
+    /// second, doubling with each failure, up to `max_delay_ms`.
+    pub slowdown_after: u32,
+    pub max_delay_ms: Millis,
+    /// Registrations tried from one address (made or refused) before it is refused.
+    pub registrations_per_address: u32,
+    /// The window all of these are counted in.
     pub window_ms: Millis,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            per_login: 5,
+            per_account_and_address: 5,
             per_address: 50,
+            slowdown_after: 10,
+            max_delay_ms: 16_000,
+            registrations_per_address: 10,
             window_ms: 15 * 60_000,
         }
+    }
+}
+
+impl Limits {
+    /// How long a try on an account that has had `failures` failures in the window waits.
+    pub fn delay_ms(&self, failures: u32) -> Millis {
+        if failures < self.slowdown_after {
+            return 0;
+        }
+        let doublings = (failures - self.slowdown_after).min(20);
+        (1000_i64 << doublings).min(self.max_delay_ms)
     }
 }
 
@@ -98,8 +121,27 @@ impl Accounts {
             .ok_or(AccountError::WrongCredentials)
     }
 
-    /// Checks a login and password and opens a session. Refused while either the account or the
-    /// address has had too many failures in the window.
+    /// Creates a consumer's account asked for from `address`, which may ask for only so many
+    /// within the window (made or refused alike, so that trying logins one after another does not
+    /// list who has an account).
+    pub async fn register_from(
+        &self,
+        address: &str,
+        login: &str,
+        password: &str,
+    ) -> Result<User, AccountError> {
+        let now = self.now();
+        let subject = format!("register:{address}");
+        self.check_throttle(&subject, self.limits.registrations_per_address, now)
+            .await?;
+        self.count_attempt(&subject, self.limits.registrations_per_address, now)
+            .await?;
+        self.register(login, password, Role::Consumer, None).await
+    }
+
+    /// Checks a login and password and opens a session. Refused while this address has had too
+    /// many failures, for this account or overall; an account with many failures from anywhere
+    /// answers slowly instead (see [`Limits`]).
     pub async fn sign_in(
         &self,
         login: &str,
@@ -108,42 +150,42 @@ impl Accounts {
         kind: SessionKind,
     ) -> Result<(User, Token), AccountError> {
         let now = self.now();
-        let login = Login::parse(login).map_err(|_| AccountError::WrongCredentials)?;
-        let login_subject = format!("login:{}", login.as_str());
+        let login = match Login::parse(login) {
+            Ok(login) => login,
+            Err(AccountError::Invalid(invalid)) => return Err(AccountError::Invalid(invalid)),
+            Err(_) => return Err(AccountError::WrongCredentials),
+        };
+        let pair_subject = format!("pair:{}|{address}", login.as_str());
         let address_subject = format!("addr:{address}");
-        self.check_throttle(&login_subject, self.limits.per_login, now)
+        let login_subject = format!("login:{}", login.as_str());
+        self.check_throttle(&pair_subject, self.limits.per_account_and_address, now)
             .await?;
         self.check_throttle(&address_subject, self.limits.per_address, now)
             .await?;
 
         // The attempt counts before the (slow) check of the password, so that many guesses sent
         // at once cannot all pass the limit: only the first ones in line are checked.
-        let mut attempts = Vec::new();
-        for (subject, limit) in [
-            (&login_subject, self.limits.per_login),
-            (&address_subject, self.limits.per_address),
-        ] {
-            let id: i64 = sqlx::query_scalar(
-                "insert into login_failures (subject, at) values ($1, $2) returning id",
-            )
-            .bind(subject)
-            .bind(now)
-            .fetch_one(self.db.pool())
+        self.count_attempt(&pair_subject, self.limits.per_account_and_address, now)
             .await?;
-            attempts.push(id);
-            let ahead: i64 = sqlx::query_scalar(
-                "select count(*) from login_failures where subject = $1 and at > $2 and id <= $3",
-            )
-            .bind(subject)
-            .bind(now - self.limits.window_ms)
-            .bind(id)
-            .fetch_one(self.db.pool())
+        let address_attempt = self
+            .count_attempt(&address_subject, self.limits.per_address, now)
             .await?;
-            if ahead > i64::from(limit) {
-                return Err(AccountError::Throttled {
-                    retry_after_secs: (self.limits.window_ms / 1000).max(1),
-                });
-            }
+        let login_attempt = self.count_attempt(&login_subject, u32::MAX, now).await?;
+
+        // Failures from elsewhere slow this account down (the guesses already in line count).
+        let failures: i64 = sqlx::query_scalar(
+            "select count(*) from login_failures where subject = $1 and at > $2 and id < $3",
+        )
+        .bind(&login_subject)
+        .bind(now - self.limits.window_ms)
+        .bind(login_attempt)
+        .fetch_one(self.db.pool())
+        .await?;
+        let delay = self
+            .limits
+            .delay_ms(u32::try_from(failures).unwrap_or(u32::MAX));
+        if delay > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(delay as u64)).await;
         }
 
         let found = {
@@ -164,13 +206,12 @@ impl Accounts {
         match found {
             Some((user, _)) if matches => {
                 let mut tx = self.db.begin_write().await?;
-                sqlx::query("delete from login_failures where subject = $1")
-                    .bind(&login_subject)
-                    .execute(&mut *tx)
-                    .await?;
-                // A good sign-in is not a failure of its address either.
-                sqlx::query("delete from login_failures where id = $1")
-                    .bind(attempts[1])
+                // This address is trusted with this account again; this try was no failure.
+                // Failures from other addresses stand: they still slow the account down.
+                sqlx::query("delete from login_failures where subject = $1 or id in ($2, $3)")
+                    .bind(&pair_subject)
+                    .bind(address_attempt)
+                    .bind(login_attempt)
                     .execute(&mut *tx)
                     .await?;
                 let (token, _) = session::create(&mut tx, kind, Some(user.id), now).await?;
@@ -190,6 +231,7 @@ impl Accounts {
         }
     }
 
+    /// Refuses when `subject` has had `limit` attempts in the window, saying when to try again.
     async fn check_throttle(
         &self,
         subject: &str,
@@ -212,6 +254,40 @@ impl Accounts {
             });
         }
         Ok(())
+    }
+
+    /// Records an attempt under `subject` and refuses it when more than `limit` came before it
+    /// in the window (attempts sent at once are ordered by their row ids).
+    async fn count_attempt(
+        &self,
+        subject: &str,
+        limit: u32,
+        now: Millis,
+    ) -> Result<i64, AccountError> {
+        let id: i64 = sqlx::query_scalar(
+            "insert into login_failures (subject, at) values ($1, $2) returning id",
+        )
+        .bind(subject)
+        .bind(now)
+        .fetch_one(self.db.pool())
+        .await?;
+        if limit == u32::MAX {
+            return Ok(id);
+        }
+        let ahead: i64 = sqlx::query_scalar(
+            "select count(*) from login_failures where subject = $1 and at > $2 and id <= $3",
+        )
+        .bind(subject)
+        .bind(now - self.limits.window_ms)
+        .bind(id)
+        .fetch_one(self.db.pool())
+        .await?;
+        if ahead > i64::from(limit) {
+            return Err(AccountError::Throttled {
+                retry_after_secs: (self.limits.window_ms / 1000).max(1),
+            });
+        }
+        Ok(id)
     }
 
     /// A session for a visitor who has not signed in (to hold a cart).

@@ -17,6 +17,8 @@ pub enum AccountError {
     UnknownProducer(String),
     #[error("password hashing failed: {0}")]
     Hashing(String),
+    #[error(transparent)]
+    Invalid(#[from] jinguo_common::invalid::Invalid),
     #[error("database error: {0}")]
     General(#[from] sqlx::Error),
 }

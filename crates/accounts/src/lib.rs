@@ -3,10 +3,12 @@
 //! Owns users (consumers, producer staff bound to one producer, federation staff) with argon2id
 //! password hashes, server-side sessions for browsers and bearer tokens for the API (only a hash
 //! of each secret is stored, so a leaked table opens nothing), and the record of failed sign-ins
-//! that throttles guessing by account and by address. Knows nothing of HTTP or cookies.
+//! that throttles guessing by account and by address, and the answers to requests an account
+//! may send twice ([`idempotency`]). Knows nothing of HTTP or cookies.
 
 mod accounts;
 mod error;
+pub mod idempotency;
 pub mod login;
 mod password;
 pub mod session;

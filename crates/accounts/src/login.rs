@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use jinguo_common::invalid::{Field, Invalid, Problem};
+
 use crate::AccountError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -14,10 +16,20 @@ pub enum Login {
 }
 
 impl Login {
+    /// Reads a login as typed: an email address is NFC-normalised and lowercased, a mobile
+    /// number loses its spaces, dashes and +86. Control and invisible characters (a zero-width
+    /// space, a direction override) are refused, so that no two accounts look alike.
     pub fn parse(input: &str) -> Result<Login, AccountError> {
+        use unicode_normalization::UnicodeNormalization;
         let trimmed = input.trim();
+        if trimmed.chars().any(jinguo_common::invalid::invisible) {
+            return Err(AccountError::Invalid(Invalid::new(
+                Field::Login,
+                Problem::ControlCharacters,
+            )));
+        }
         if trimmed.contains('@') {
-            let email = trimmed.to_lowercase();
+            let email = trimmed.nfc().collect::<String>().to_lowercase();
             let valid = email.len() <= 254
                 && email.split_once('@').is_some_and(|(local, domain)| {
                     !local.is_empty()
@@ -72,6 +84,26 @@ mod tests {
             Login::parse("13800234567").unwrap(),
             Login::Phone("13800234567".into())
         );
+    }
+
+    #[test]
+    fn look_alikes_are_one_login_or_refused() {
+        // "é" typed as one character or as e + combining accent is the same address.
+        assert_eq!(
+            Login::parse("Ren\u{e9}@example.cn").unwrap(),
+            Login::parse("rene\u{301}@example.cn").unwrap()
+        );
+        for sneaky in [
+            "a\u{200b}@probe.cn",
+            "a\u{0}@probe.cn",
+            "\u{202e}a@probe.cn",
+            "1380023\u{feff}4567",
+        ] {
+            assert!(
+                matches!(Login::parse(sneaky), Err(AccountError::Invalid(ref i)) if i.field == Field::Login),
+                "{sneaky:?}"
+            );
+        }
     }
 
     #[test]

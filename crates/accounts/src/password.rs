@@ -49,6 +49,14 @@ impl Hasher {
     }
 
     pub(crate) fn check_policy(password: &str) -> Result<(), AccountError> {
+        // Any letter, symbol or space may be in a password; a control character (NUL, escape) is
+        // never typed on purpose and some tools cut a text at NUL.
+        if password.chars().any(char::is_control) {
+            return Err(AccountError::Invalid(jinguo_common::invalid::Invalid::new(
+                jinguo_common::invalid::Field::Password,
+                jinguo_common::invalid::Problem::ControlCharacters,
+            )));
+        }
         let n = password.chars().count();
         if (MIN_PASSWORD..=MAX_PASSWORD).contains(&n) {
             Ok(())

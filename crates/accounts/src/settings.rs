@@ -13,11 +13,17 @@ use crate::password::HashCost;
 pub struct AccountSettings {
     /// `standard` (argon2id, 19 MiB, 2 passes) or `fast` (for tests and load tests only).
     pub password_hash: HashCost,
-    /// Failed sign-ins tolerated per account within the window.
-    pub login_limit_per_account: u32,
-    /// Failed sign-ins tolerated per client address within the window (raise it for a load test
-    /// from one machine).
+    /// Failed sign-ins to one account from one address within the window before that address
+    /// is refused for it (its owner elsewhere is not).
+    pub login_limit_per_account_and_address: u32,
+    /// Failed sign-ins per client address within the window, whichever accounts (raise it for a
+    /// load test from one machine).
     pub login_limit_per_address: u32,
+    /// Failed sign-ins to one account from anywhere within the window after which each further
+    /// try waits (1 s, doubling, at most 16 s).
+    pub login_slowdown_after: u32,
+    /// Registrations tried per client address within the window.
+    pub registrations_per_address: u32,
     #[serde(rename = "login_window_secs", with = "secs")]
     pub login_window: Duration,
 }
@@ -27,8 +33,10 @@ impl Default for AccountSettings {
         let limits = Limits::default();
         AccountSettings {
             password_hash: HashCost::Standard,
-            login_limit_per_account: limits.per_login,
+            login_limit_per_account_and_address: limits.per_account_and_address,
             login_limit_per_address: limits.per_address,
+            login_slowdown_after: limits.slowdown_after,
+            registrations_per_address: limits.registrations_per_address,
             login_window: Duration::from_millis(limits.window_ms as u64),
         }
     }
@@ -37,9 +45,12 @@ impl Default for AccountSettings {
 impl AccountSettings {
     pub fn limits(&self) -> Limits {
         Limits {
-            per_login: self.login_limit_per_account,
+            per_account_and_address: self.login_limit_per_account_and_address,
             per_address: self.login_limit_per_address,
+            slowdown_after: self.login_slowdown_after,
+            registrations_per_address: self.registrations_per_address,
             window_ms: jinguo_common::config::to_millis(self.login_window),
+            ..Limits::default()
         }
     }
 }

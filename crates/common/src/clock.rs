@@ -55,9 +55,24 @@ pub fn to_china_date(ms: Millis) -> time::Date {
         .date()
 }
 
+/// The instant `ms` as China's clock shows it, `2026-12-05 14:30`.
+pub fn to_china_minute(ms: Millis) -> String {
+    let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        .to_offset(offset);
+    format!("{} {:02}:{:02}", at.date(), at.hour(), at.minute())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn china_time_is_utc_plus_eight() {
+        // 2026-11-29 04:00 UTC.
+        assert_eq!(to_china_minute(1_795_924_800_000), "2026-11-29 12:00");
+    }
 
     #[test]
     fn manual_clock_moves_only_when_told() {

@@ -29,6 +29,7 @@ crate::text_enum! {
         Form = "form",
         Kind = "kind",
         Level = "level",
+        Login = "login",
         Method = "method",
         Month = "month",
         Name = "name",
@@ -37,6 +38,7 @@ crate::text_enum! {
         Notice = "notice",
         Origin = "origin",
         Part = "part",
+        Password = "password",
         PaymentMethod = "payment_method",
         PerKg = "per_kg",
         Phone = "phone",
@@ -93,7 +95,7 @@ pub enum Problem {
     TooMany { max: usize },
     /// Two entries with the same name.
     Duplicate { value: String },
-    /// Holds control or invisible characters.
+    /// Holds control or invisible characters (see [`invisible`]).
     ControlCharacters,
     /// Holds a character that may not appear in it.
     BadCharacter { character: char },
@@ -272,11 +274,37 @@ pub fn optional_text(field: Field, value: &str, max: usize) -> Result<&str, Inva
     }
     if value
         .chars()
-        .any(|c| c.is_control() && !(max > 200 && (c == '\n' || c == '\r' || c == '\t')))
+        .any(|c| invisible(c) && !(max > 200 && (c == '\n' || c == '\r' || c == '\t')))
     {
         return Err(Invalid::new(field, Problem::ControlCharacters));
     }
     Ok(value)
+}
+
+/// A character nobody means to type into a name, an address or a reason: a control character
+/// (Unicode Cc: NUL, escape, line breaks), a format character (Cf: zero-width space U+200B,
+/// the right-to-left override U+202E, the byte-order mark), or a line or paragraph separator.
+/// They make two texts look alike that are not (`a\u{200b}@x.cn` beside `a@x.cn`), reverse what
+/// a reader sees, or break the files a bank reads.
+pub fn invisible(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    matches!(
+        c.general_category(),
+        GeneralCategory::Control
+            | GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+    )
+}
+
+/// `value` without [`invisible`] characters: for what is written into files others read (bank
+/// batches, CSV exports), whatever reached the database before it was checked.
+pub fn visible_only(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.chars().any(invisible) {
+        value.chars().filter(|c| !invisible(*c)).collect()
+    } else {
+        std::borrow::Cow::Borrowed(value)
+    }
 }
 
 /// A required text of `min..=max` characters.
@@ -352,6 +380,20 @@ mod tests {
             text(Field::Name, "a\u{0}b", 20).unwrap_err().problem,
             Problem::ControlCharacters
         );
+        for sneaky in [
+            "a\u{200b}b",
+            "a\u{202e}b",
+            "\u{feff}ab",
+            "a\u{2028}b",
+            "a\u{1b}b",
+        ] {
+            assert_eq!(
+                text(Field::Name, sneaky, 20).unwrap_err().problem,
+                Problem::ControlCharacters,
+                "{sneaky:?}"
+            );
+        }
+        assert_eq!(visible_only("张\u{0}三\u{200b}"), "张三");
         assert_eq!(
             optional_text(Field::Story, "一\n二", 2000).unwrap(),
             "一\n二"

@@ -288,7 +288,7 @@ impl Orders {
             remember,
             method,
             self.now(),
-            self.settings.hold_ms(),
+            self.settings.hold_ms_for(method),
         )
         .await?;
         self.catalog.notify_changed();

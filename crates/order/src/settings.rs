@@ -6,16 +6,20 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use std::time::Duration;
 
-use crate::payment::Payee;
+use crate::payment::{Payee, PaymentMethod};
 use crate::state::Windows;
 
 /// The `orders` group of settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OrderSettings {
-    /// How long an unpaid order holds its stock.
+    /// How long an unpaid order paid by card or wallet holds its stock.
     #[serde(rename = "hold_minutes", with = "minutes")]
     pub hold: Duration,
+    /// How long an unpaid order paid by bank transfer (对公转账) holds its stock: institutions
+    /// pay in a day or two. The buyer is reminded a day before it ends.
+    #[serde(rename = "bank_transfer_hold_days", with = "days")]
+    pub bank_transfer_hold: Duration,
     /// After shipping, delivery counts as confirmed this long later if the buyer has not said.
     #[serde(rename = "auto_deliver_days", with = "days")]
     pub auto_deliver: Duration,
@@ -28,6 +32,7 @@ impl Default for OrderSettings {
     fn default() -> Self {
         OrderSettings {
             hold: Duration::from_secs(15 * 60),
+            bank_transfer_hold: Duration::from_secs(3 * 86_400),
             auto_deliver: Duration::from_secs(10 * 86_400),
             return_window: Duration::from_secs(7 * 86_400),
         }
@@ -35,8 +40,17 @@ impl Default for OrderSettings {
 }
 
 impl OrderSettings {
+    /// How long an unpaid order paid by card or wallet holds its stock.
     pub fn hold_ms(&self) -> i64 {
         to_millis(self.hold)
+    }
+
+    /// How long an unpaid order paid by `method` holds its stock.
+    pub fn hold_ms_for(&self, method: PaymentMethod) -> i64 {
+        match method {
+            PaymentMethod::BankTransfer => to_millis(self.bank_transfer_hold),
+            PaymentMethod::Stripe => to_millis(self.hold),
+        }
     }
 
     pub fn windows(&self) -> Windows {

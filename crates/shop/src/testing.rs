@@ -61,6 +61,7 @@ pub fn settings(db: &TestDb, data_dir: &std::path::Path) -> ShopSettings {
     settings.database.url = Some(secrecy::SecretString::from(db.url()));
     settings.accounts.password_hash = jinguo_accounts::HashCost::Fast;
     settings.accounts.login_limit_per_address = 10_000;
+    settings.accounts.registrations_per_address = 10_000;
     settings
 }
 

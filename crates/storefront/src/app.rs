@@ -81,6 +81,7 @@ impl AppState {
 
 /// The whole site: pages, API, static files and images, with the layers every response passes.
 pub fn router(state: AppState) -> Router {
+    let https = state.settings.server.is_https();
     Router::new()
         .merge(pages::shared_router().layer(middleware::from_fn_with_state(
             state.clone(),
@@ -91,6 +92,12 @@ pub fn router(state: AppState) -> Router {
         .fallback(pages::not_found)
         // Errors render inside `identify`, so error pages get the visitor's header too.
         .layer(middleware::from_fn_with_state(state.clone(), render_errors))
+        // Requests sent twice do their work once (it needs the visitor, and keeps answers as
+        // rendered).
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            web::idempotency::guard,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             web::session::identify,
@@ -117,13 +124,27 @@ pub fn router(state: AppState) -> Router {
                  frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
             ),
         ))
+        // A shop served over https tells browsers never to come over http (a year).
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            https.then(|| HeaderValue::from_static("max-age=31536000")),
+        ))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(CompressionLayer::new())
+        // The handler's time starts once its body is in.
         .layer(TimeoutLayer::with_status_code(
             http::StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,
         ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            web::transport::read_body,
+        ))
         .layer(CatchPanicLayer::new())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            web::transport::shape_errors,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -135,17 +156,30 @@ async fn render_errors(State(state): State<AppState>, request: Request, next: Ne
     let lang = Lang::from_parts(&parts);
     let path = parts.uri.path().to_owned();
     let response = next.run(Request::from_parts(parts, body)).await;
-    match response
+    rendered(&state, lang, &path, response)
+}
+
+/// `response` rendered, when it is an [`AppError`](crate::AppError)'s: a page, or JSON under
+/// `/api/`.
+pub(crate) fn rendered(state: &AppState, lang: Lang, path: &str, response: Response) -> Response {
+    let Some(report) = response
         .extensions()
         .get::<crate::error::ErrorReport>()
         .cloned()
-    {
-        Some(report) if path.starts_with("/api/") || path == "/healthz" => {
-            api::error_response(&state, lang, &report)
-        }
-        Some(report) => pages::error_page(&state, lang, &path, &report),
-        None => response,
+    else {
+        return response;
+    };
+    let mut rendered = if path.starts_with("/api/") || path == "/healthz" {
+        api::error_response(state, lang, &report)
+    } else {
+        pages::error_page(state, lang, path, &report)
+    };
+    if let Some(retry) = response.headers().get(header::RETRY_AFTER) {
+        rendered
+            .headers_mut()
+            .insert(header::RETRY_AFTER, retry.clone());
     }
+    rendered
 }
 
 /// Serves until `shutdown` completes, with the search worker and the jobs running alongside.
@@ -165,14 +199,17 @@ pub async fn serve(
             .await;
     });
     let jobs = tokio::spawn(crate::jobs::run(state.clone(), stop_rx.clone()));
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stop_tx.send(true);
-        })
-        .await;
+    let server = &state.settings.server;
+    let limits = crate::server::Limits {
+        max_connections: crate::server::connection_cap(server.max_connections),
+        header_timeout: server.header_timeout,
+    };
+    crate::server::serve(listener, router(state), limits, async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    })
+    .await;
     let _ = worker.await;
     let _ = jobs.await;
-    result
+    Ok(())
 }

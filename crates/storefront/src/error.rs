@@ -19,6 +19,15 @@ jinguo_common::text_enum! {
     pub enum ErrorCode {
         NotFound = "not_found",
         Internal = "internal",
+        /// A request that cannot be read at all (a path or query that does not parse).
+        BadRequest = "bad_request",
+        MethodNotAllowed = "method_not_allowed",
+        /// The client did not send its request body in time.
+        RequestTimeout = "request_timeout",
+        TooLarge = "too_large",
+        UnsupportedMediaType = "unsupported_media_type",
+        /// The shop is busy or a request took it too long.
+        Unavailable = "unavailable",
         SearchUnavailable = "search_unavailable",
         BadQuery = "bad_query",
         TooLongQuery = "too_long_query",
@@ -70,6 +79,12 @@ jinguo_common::text_enum! {
         BadRow = "bad_row",
         Stripe = "stripe",
         PaymentNotice = "payment_notice",
+        /// An `Idempotency-Key` that is empty, longer than 255 characters or not printable ASCII.
+        BadIdempotencyKey = "bad_idempotency_key",
+        /// An `Idempotency-Key` already used for another request (422).
+        IdempotencyKeyReused = "idempotency_key_reused",
+        /// The same request (key or form token) is still being answered (409).
+        InProgress = "in_progress",
         /// A Stripe webhook delivery that is not signed, too old, or not an event of ours.
         WebhookRefused = "webhook_refused",
     }
@@ -174,6 +189,9 @@ pub enum AppError {
         /// The field at fault, when one is.
         field: Option<Field>,
     },
+    /// Too many tries: said like any refusal, with `Retry-After`.
+    #[error("429 throttled for {retry_after_secs} s")]
+    Throttled { msg: Msg, retry_after_secs: i64 },
     #[error("not found")]
     NotFound,
     #[error("internal error: {0:#}")]
@@ -223,6 +241,7 @@ impl AppError {
     pub fn status_code(&self) -> StatusCode {
         match self {
             AppError::Said { status, .. } => *status,
+            AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -231,7 +250,7 @@ impl AppError {
     /// The message for a person, when this error has one to show in a form.
     pub fn msg(&self) -> Option<&Msg> {
         match self {
-            AppError::Said { msg, .. } => Some(msg),
+            AppError::Said { msg, .. } | AppError::Throttled { msg, .. } => Some(msg),
             _ => None,
         }
     }
@@ -255,6 +274,12 @@ pub struct ErrorReport {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status_code();
+        let retry_after = match &self {
+            AppError::Throttled {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        };
         let report = match self {
             AppError::Said {
                 status,
@@ -266,6 +291,12 @@ impl IntoResponse for AppError {
                 code,
                 msg,
                 field,
+            },
+            AppError::Throttled { msg, .. } => ErrorReport {
+                status,
+                code: ErrorCode::Throttled,
+                msg,
+                field: None,
             },
             AppError::NotFound => ErrorReport {
                 status,
@@ -284,6 +315,12 @@ impl IntoResponse for AppError {
             }
         };
         let mut response = status.into_response();
+        if let Some(secs) = retry_after {
+            response.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from(secs.max(1)),
+            );
+        }
         response.extensions_mut().insert(report);
         response
     }
@@ -331,14 +368,14 @@ impl From<jinguo_accounts::AccountError> for AppError {
             E::WrongCredentials => {
                 AppError::said(StatusCode::UNAUTHORIZED, ErrorCode::WrongCredentials)
             }
-            E::Throttled { retry_after_secs } => AppError::with(
-                StatusCode::TOO_MANY_REQUESTS,
-                ErrorCode::Throttled,
-                Msg::new("errors.throttled").with("seconds", retry_after_secs),
-            ),
+            E::Throttled { retry_after_secs } => AppError::Throttled {
+                msg: Msg::new("errors.throttled").with("seconds", retry_after_secs),
+                retry_after_secs,
+            },
             E::ProducerMismatch | E::UnknownProducer(_) => {
                 AppError::bad(ErrorCode::ProducerMismatch)
             }
+            E::Invalid(invalid) => AppError::invalid(invalid),
             E::Hashing(e) => AppError::Internal(anyhow::anyhow!("password hashing: {e}")),
             E::General(e) => AppError::Internal(e.into()),
         }

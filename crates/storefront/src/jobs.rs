@@ -1,6 +1,7 @@
-//! Background work of a `jinguo serve` process besides search: the order jobs (expire unpaid
-//! orders, confirm delivery, complete parts), Stripe refunds and payouts that did not go out the
-//! first time, and, when a mail server is configured, notification emails. Safe to run in every process at once.
+//! Background work of a `jinguo serve` process besides search: the order jobs (remind and
+//! expire unpaid orders, confirm delivery, complete parts), Stripe refunds and payouts that did
+//! not go out the first time, forgetting answers kept for replay once a day old, and, when a
+//! mail server is configured, notification emails. Safe to run in every process at once.
 
 use secrecy::ExposeSecret;
 use std::time::Duration;
@@ -30,6 +31,11 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "order jobs failed; will retry"),
+        }
+        if let Err(error) =
+            jinguo_accounts::idempotency::purge(&state.db, state.clock.now_ms(), 1000).await
+        {
+            tracing::warn!(%error, "old idempotency keys not purged; will try again");
         }
         if let Err(error) = state.settlement.retry_stripe().await {
             tracing::warn!(%error, "Stripe refunds and payouts not retried; will try again");

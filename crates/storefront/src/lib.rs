@@ -21,6 +21,7 @@ pub mod mail;
 mod page_cache;
 mod pages;
 mod query;
+pub mod server;
 pub mod settings;
 mod views;
 pub mod web;

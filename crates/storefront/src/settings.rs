@@ -12,6 +12,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use jinguo_accounts::AccountSettings;
 use jinguo_catalog::CatalogSettings;
 use jinguo_common::config::DatabaseSettings;
+use jinguo_common::config::secs;
 use jinguo_order::{BankSettings, OrderSettings};
 use jinguo_settlement::{SettlementSettings, StripeSettings};
 use jinguo_shop::ShopSettings;
@@ -19,6 +20,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 pub const DEFAULT_CONFIG_FILE: &str = "jinguo.toml";
 
@@ -57,6 +59,16 @@ pub struct ServerSettings {
     /// The address people reach the shop at, for links that leave the site (QR codes on
     /// packages point at `{public_url}/trace/{code}`). Cookies are `Secure` when it is https.
     pub public_url: url::Url,
+    /// Connections served at once; further ones wait in the listen queue (unset: as many as
+    /// the open-file limit leaves room for, at most 4096).
+    pub max_connections: Option<usize>,
+    /// Time a client has to send a request's headers, also while a kept-alive connection
+    /// waits for its next request (an idle connection is closed then).
+    #[serde(rename = "header_timeout_secs", with = "secs")]
+    pub header_timeout: Duration,
+    /// Time a client has to send a request's whole body (then 408).
+    #[serde(rename = "body_timeout_secs", with = "secs")]
+    pub body_timeout: Duration,
 }
 
 impl Default for ServerSettings {
@@ -66,6 +78,9 @@ impl Default for ServerSettings {
             listen,
             public_url: url::Url::parse(&format!("http://{listen}"))
                 .unwrap_or_else(|_| unreachable!("a socket address makes a URL")),
+            max_connections: None,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: crate::web::transport::BODY_TIMEOUT,
         }
     }
 }
@@ -132,15 +147,21 @@ pub const NAMES: &[(&str, &str)] = &[
     ("meili_index", "catalog.meili_index"),
     ("password_hash", "accounts.password_hash"),
     (
-        "login_limit_per_account",
-        "accounts.login_limit_per_account",
+        "login_limit_per_account_and_address",
+        "accounts.login_limit_per_account_and_address",
     ),
     (
         "login_limit_per_address",
         "accounts.login_limit_per_address",
     ),
+    ("login_slowdown_after", "accounts.login_slowdown_after"),
+    (
+        "registrations_per_address",
+        "accounts.registrations_per_address",
+    ),
     ("login_window_secs", "accounts.login_window_secs"),
     ("order_hold_minutes", "orders.hold_minutes"),
+    ("bank_transfer_hold_days", "orders.bank_transfer_hold_days"),
     ("auto_deliver_days", "orders.auto_deliver_days"),
     ("return_days", "orders.return_days"),
     ("payee_name", "bank.payee_name"),
@@ -156,6 +177,9 @@ pub const NAMES: &[(&str, &str)] = &[
     ("stripe_payment_methods", "stripe.payment_methods"),
     ("listen", "server.listen"),
     ("public_url", "server.public_url"),
+    ("max_connections", "server.max_connections"),
+    ("header_timeout_secs", "server.header_timeout_secs"),
+    ("body_timeout_secs", "server.body_timeout_secs"),
     ("smtp_url", "mail.smtp_url"),
     ("mail_from", "mail.from"),
     ("log", "log.filter"),

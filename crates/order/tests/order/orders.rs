@@ -147,7 +147,11 @@ async fn unpaid_orders_give_their_stock_back_once(db: TestDb) {
     assert_eq!(shop.stock(sku).await, 0);
     // Time runs out for all of them; three job runners race to expire them while three new
     // buyers try to take the units being freed.
-    shop.advance(shop.orders.settings().hold_ms());
+    shop.advance(
+        shop.orders
+            .settings()
+            .hold_ms_for(jinguo_order::payment::PaymentMethod::BankTransfer),
+    );
     let runners: Vec<_> = (0..3)
         .map(|_| {
             let orders = shop.orders.clone();
@@ -192,6 +196,66 @@ async fn unpaid_orders_give_their_stock_back_once(db: TestDb) {
         );
     }
     assert_eq!(shop.orders.run_jobs().await.unwrap().expired, 0);
+}
+
+async fn a_bank_transfer_holds_for_days_with_one_reminder(db: TestDb) {
+    const MINUTE: i64 = 60_000;
+    const DAY: i64 = 24 * 60 * MINUTE;
+    let shop = TestShop::new(db).await;
+    let me = shop.buyer().await;
+    let sku = shop.product().stock(5).create(&shop.catalog).await.skus[0].id;
+    let placed = shop.order(&me, &[(sku, 2)]).await.placed;
+    let reminders = |shop: &TestShop| {
+        let orders = shop.orders.clone();
+        async move {
+            orders
+                .notifications(me.id)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|n| n.kind == "payment_reminder")
+                .count()
+        }
+    };
+    // A card payment's quarter of an hour is not a bank transfer's hold.
+    shop.advance(16 * MINUTE);
+    let report = shop.orders.run_jobs().await.unwrap();
+    assert_eq!((report.expired, report.reminded), (0, 0));
+    assert_eq!(shop.stock(sku).await, 3, "still held for the transfer");
+    // A day before the three days are up, the buyer is reminded, once.
+    shop.advance(2 * DAY - 16 * MINUTE + MINUTE);
+    assert_eq!(shop.orders.run_jobs().await.unwrap().reminded, 1);
+    assert_eq!(shop.orders.run_jobs().await.unwrap().reminded, 0);
+    assert_eq!(reminders(&shop).await, 1);
+    let reminder = shop
+        .orders
+        .notifications(me.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|n| n.kind == "payment_reminder")
+        .unwrap();
+    assert_eq!(reminder.order_id, Some(placed.order_id));
+    assert_eq!(reminder.args["number"], placed.number.as_str());
+    assert!(
+        reminder.args["deadline"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-12-0")
+    );
+    // Then the hold ends and the stock comes back.
+    shop.advance(DAY);
+    assert_eq!(shop.orders.run_jobs().await.unwrap().expired, 1);
+    assert_eq!(shop.stock(sku).await, 5);
+    assert_eq!(
+        shop.orders.order(placed.order_id).await.unwrap().status,
+        OrderStatus::Cancelled
+    );
+    assert_eq!(
+        reminders(&shop).await,
+        1,
+        "no reminder for a cancelled order"
+    );
 }
 
 async fn bank_transfers_pay_or_are_flagged(db: TestDb) {
@@ -262,7 +326,12 @@ async fn bank_transfers_pay_or_are_flagged(db: TestDb) {
         "the second one is not written"
     );
     // Paid: the expiry job leaves it alone.
-    shop.advance(shop.orders.settings().hold_ms() * 2);
+    shop.advance(
+        shop.orders
+            .settings()
+            .hold_ms_for(jinguo_order::payment::PaymentMethod::BankTransfer)
+            * 2,
+    );
     assert_eq!(shop.orders.run_jobs().await.unwrap().expired, 0);
 }
 
@@ -559,6 +628,7 @@ db_test!(
     checkout_splits_by_producer_and_takes_stock,
     concurrent_buyers_never_buy_the_same_unit,
     unpaid_orders_give_their_stock_back_once,
+    a_bank_transfer_holds_for_days_with_one_reminder,
     bank_transfers_pay_or_are_flagged,
     suspended_regions_take_no_orders,
     wrong_or_unauthorised_actions_change_nothing,

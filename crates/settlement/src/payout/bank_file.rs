@@ -15,6 +15,13 @@ use super::*;
 /// takes: 户名, 账号, 开户行, 金额(元), 用途, to the account each payout was booked to. Amounts are yuan with two decimals; the purpose names
 /// the payout so that the bank statement can be matched back.
 pub async fn bank_file(db: &Db, batch: BatchId) -> Result<String, SettlementError> {
+    let known: Option<i64> = sqlx::query_scalar("select id from payout_batches where id = $1")
+        .bind(batch)
+        .fetch_optional(db.pool())
+        .await?;
+    if known.is_none() {
+        return Err(SettlementError::NotFound);
+    }
     let rows = sqlx::query(
         "select y.id, y.amount_fen, y.account_name, y.destination as account_no, y.bank_name
          from payouts y
@@ -43,8 +50,10 @@ pub async fn bank_file(db: &Db, batch: BatchId) -> Result<String, SettlementErro
 }
 
 /// Quotes a CSV field when it must be, and defuses spreadsheet formulas (text starting with
-/// `=`, `+`, `-` or `@` that is not a plain number).
+/// `=`, `+`, `-` or `@` that is not a plain number). Control and format characters never reach
+/// the file, even from rows stored before their text was checked.
 pub fn csv_field(value: &str) -> String {
+    let value = &*jinguo_common::invalid::visible_only(value);
     let number = value.strip_prefix('-').is_some_and(|rest| {
         !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit() || b == b'.')
     });
@@ -108,4 +117,17 @@ pub async fn confirm_bank_file(
     // Dropped without commit on any error above: nothing of the file is applied.
     tx.commit().await?;
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    #[test]
+    fn a_bank_file_cell_is_plain_text() {
+        assert_eq!(csv_field("重庆\u{0}农商行\u{202e}"), "重庆农商行");
+        assert_eq!(csv_field("=1+1"), "'=1+1");
+        assert_eq!(csv_field("-12.50"), "-12.50");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+    }
 }

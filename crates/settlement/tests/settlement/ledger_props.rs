@@ -223,7 +223,12 @@ async fn run(db: TestDb, ops: Vec<Op>, fake: Option<&FakeStripe>) {
                 }
             }
             Op::Expire => {
-                s.advance(s.orders.settings().hold_ms() + 1);
+                s.advance(
+                    s.orders
+                        .settings()
+                        .hold_ms_for(jinguo_order::payment::PaymentMethod::BankTransfer)
+                        + 1,
+                );
                 s.orders.run_jobs().await.unwrap();
             }
             Op::Pay(i) | Op::PayAgain(i) => {

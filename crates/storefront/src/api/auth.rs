@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use http::StatusCode;
-use jinguo_accounts::{Role, SessionKind, User};
+use jinguo_accounts::{SessionKind, User};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -46,16 +46,18 @@ impl AccountBody {
     }
 }
 
-/// Opens a consumer account.
+/// Opens a consumer account. Registrations are limited per client address (429 with
+/// `Retry-After`).
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "accounts", request_body = Credentials,
-    responses((status = 201, body = AccountBody), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, body = AccountBody), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn register(
     State(state): State<AppState>,
+    visitor: Visitor,
     ApiJson(c): ApiJson<Credentials>,
 ) -> Result<Response, AppError> {
     let user = state
         .accounts
-        .register(&c.login, &c.password, Role::Consumer, None)
+        .register_from(&visitor.address, &c.login, &c.password)
         .await?;
     Ok((StatusCode::CREATED, Json(AccountBody::of(&user))).into_response())
 }
@@ -69,7 +71,9 @@ pub struct TokenBody {
     pub account: AccountBody,
 }
 
-/// Signs in and returns a bearer token. Failed attempts are limited per account and per address.
+/// Signs in and returns a bearer token. Failed attempts are limited per account and address
+/// and per address (429 with `Retry-After`); an account guessed at from many addresses answers
+/// slowly.
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "accounts", request_body = Credentials,
     responses((status = 200, body = TokenBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn token(

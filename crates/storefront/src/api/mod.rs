@@ -120,6 +120,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     async fn from_request(request: Request, state: &S) -> Result<Self, AppError> {
         match Json::<T>::from_request(request, state).await {
             Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE => Err(
+                AppError::said(http::StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge),
+            ),
             Err(rejection) => Err(unreadable(json_problem(&rejection))),
         }
     }

@@ -100,7 +100,7 @@ struct GlobalArgs {
 enum Command {
     /// Migrate the database, then serve the shop
     #[command(after_help = SERVE_AFTER_HELP)]
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply the database migrations and exit
     Migrate,
     /// Add data to the shop
@@ -130,6 +130,9 @@ Set only in jinguo.toml or the environment (see README.md, Configuration):
   JINGUO_BANK_NOTIFY_SECRET        ([bank] notify_secret)
   JINGUO_PLATFORM_FEE_BP           ([settlement] platform_fee_bp)
   JINGUO_MINIMUM_PAYOUT_FEN        ([settlement] minimum_payout_fen)
+  JINGUO_MAX_CONNECTIONS           ([server] max_connections; unset: from the open-file limit)
+  JINGUO_HEADER_TIMEOUT_SECS       ([server] header_timeout_secs, 10; also the idle keep-alive)
+  JINGUO_BODY_TIMEOUT_SECS         ([server] body_timeout_secs, 30; then 408)
 In jinguo.toml each setting sits in its group: [database] url, [server] listen, [orders]
 hold_minutes, ...";
 
@@ -217,10 +220,16 @@ struct ServeArgs {
     #[arg(long, env = "JINGUO_DEMO")]
     #[serde(skip)]
     demo: bool,
-    /// Minutes an unpaid order holds its stock before it is cancelled [default: 15]
+    /// Minutes an unpaid order paid by card or wallet holds its stock before it is cancelled
+    /// [default: 15]
     #[arg(long, env = "JINGUO_ORDER_HOLD_MINUTES", value_name = "MIN")]
     #[serde(skip_serializing_if = "Option::is_none")]
     order_hold_minutes: Option<u64>,
+    /// Days an unpaid order paid by bank transfer holds its stock; its buyer is reminded a day
+    /// before [default: 3]
+    #[arg(long, env = "JINGUO_BANK_TRANSFER_HOLD_DAYS", value_name = "DAYS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bank_transfer_hold_days: Option<u64>,
     /// Days after shipping when delivery counts as confirmed [default: 10]
     #[arg(long, env = "JINGUO_AUTO_DELIVER_DAYS", value_name = "DAYS")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -229,16 +238,30 @@ struct ServeArgs {
     #[arg(long, env = "JINGUO_RETURN_DAYS", value_name = "DAYS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     return_days: Option<u64>,
-    /// Failed sign-ins allowed per account in the window [default: 5]
-    #[arg(long, env = "JINGUO_LOGIN_LIMIT_PER_ACCOUNT", value_name = "N")]
+    /// Failed sign-ins allowed to one account from one address in the window; that address
+    /// is then refused for it, its owner elsewhere is not [default: 5]
+    #[arg(
+        long,
+        env = "JINGUO_LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS",
+        value_name = "N"
+    )]
     #[serde(skip_serializing_if = "Option::is_none")]
-    login_limit_per_account: Option<u32>,
+    login_limit_per_account_and_address: Option<u32>,
     /// Failed sign-ins allowed per client address in the window; raise it for a load test
     /// from one machine [default: 50]
     #[arg(long, env = "JINGUO_LOGIN_LIMIT_PER_ADDRESS", value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
     login_limit_per_address: Option<u32>,
-    /// The sign-in limits' window in seconds [default: 900]
+    /// Failed sign-ins to one account from anywhere in the window after which each further
+    /// try waits, 1 s doubling to 16 s [default: 10]
+    #[arg(long, env = "JINGUO_LOGIN_SLOWDOWN_AFTER", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    login_slowdown_after: Option<u32>,
+    /// Registrations tried per client address in the window [default: 10]
+    #[arg(long, env = "JINGUO_REGISTRATIONS_PER_ADDRESS", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    registrations_per_address: Option<u32>,
+    /// The sign-in and registration limits' window in seconds [default: 900]
     #[arg(long, env = "JINGUO_LOGIN_WINDOW_SECS", value_name = "SECS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     login_window_secs: Option<u64>,
@@ -301,7 +324,7 @@ struct Overrides<'a> {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let serve_args = match &cli.command {
-        Command::Serve(args) => Some(args),
+        Command::Serve(args) => Some(&**args),
         _ => None,
     };
     let overrides = Overrides {

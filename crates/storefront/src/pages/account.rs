@@ -5,7 +5,7 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use http::{StatusCode, header};
-use jinguo_accounts::{AccountError, Role, SessionKind};
+use jinguo_accounts::{AccountError, SessionKind};
 use serde::{Deserialize, Serialize};
 
 use super::{Req, View, done_notice, render, safe_next};
@@ -118,7 +118,14 @@ fn form_error(
         login: form.login.clone(),
         error: Some(failure.text),
     };
-    auth_page(state, req, template, title_key, body, failure.status)
+    let mut response = auth_page(state, req, template, title_key, body, failure.status)?;
+    if let Some(secs) = failure.retry_after {
+        response.headers_mut().insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from(secs.max(1)),
+        );
+    }
+    Ok(response)
 }
 
 pub async fn login(
@@ -182,7 +189,7 @@ pub async fn register(
     let registered = async {
         state
             .accounts
-            .register(&form_.login, &form_.password, Role::Consumer, None)
+            .register_from(&visitor.address, &form_.login, &form_.password)
             .await?;
         state
             .accounts

@@ -88,6 +88,8 @@ struct PageMeta {
     notice: Option<String>,
     /// Filled with the visitor's CSRF token on the way out.
     csrf: &'static str,
+    /// Filled with a new single-use token on the way out, in each form that creates something.
+    once: &'static str,
 }
 
 /// What a handler renders: the template, the title, the text in the search box, an optional
@@ -160,6 +162,7 @@ fn render_with<T: Serialize>(
         q: view.q,
         notice: view.notice,
         csrf: crate::web::csrf::CSRF_MARK,
+        once: crate::web::idempotency::ONCE_MARK,
     };
     let personal = view.personal;
     let mut context = tera::Context::from_serialize(&view.body)?;
@@ -327,6 +330,8 @@ pub struct Failure {
     pub status: StatusCode,
     /// The field to mark, when the error names one.
     pub field: Option<Field>,
+    /// Seconds to wait before trying again, for a 429 (sent as `Retry-After`).
+    pub retry_after: Option<i64>,
 }
 
 impl Failure {
@@ -347,6 +352,16 @@ pub fn form_failure(state: &AppState, lang: Lang, error: AppError) -> Result<Fai
             text: state.i18n.locale(lang).say(&msg),
             status,
             field,
+            retry_after: None,
+        }),
+        AppError::Throttled {
+            msg,
+            retry_after_secs,
+        } => Ok(Failure {
+            text: state.i18n.locale(lang).say(&msg),
+            status: StatusCode::TOO_MANY_REQUESTS,
+            field: None,
+            retry_after: Some(retry_after_secs),
         }),
         other => Err(other),
     }

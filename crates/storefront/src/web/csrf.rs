@@ -12,6 +12,7 @@ use jinguo_common::invalid::{Field, Invalid, Problem};
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
+use crate::app::AppState;
 use crate::error::{AppError, ErrorCode};
 use crate::web::session::{Visitor, cookie, looks_like_token};
 
@@ -38,25 +39,24 @@ pub fn of_request(headers: &HeaderMap) -> (String, bool) {
 /// cookie and its `Origin`, when sent, is the shop.
 pub struct CsrfForm<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for CsrfForm<T> {
+impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
     type Rejection = AppError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, AppError> {
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, AppError> {
         let (mut parts, body) = request.into_parts();
         let visitor = Visitor::from_request_parts(&mut parts, state).await?;
         let refused = || AppError::said(StatusCode::FORBIDDEN, ErrorCode::Csrf);
-        if let (Some(origin), Some(host)) = (
-            parts
-                .headers
-                .get(header::ORIGIN)
-                .and_then(|v| v.to_str().ok()),
-            parts
+        if let Some(origin) = parts.headers.get(header::ORIGIN) {
+            let scheme = if state.settings.server.is_https() {
+                "https"
+            } else {
+                "http"
+            };
+            let host = parts
                 .headers
                 .get(header::HOST)
-                .and_then(|v| v.to_str().ok()),
-        ) {
-            let origin_host = origin.split("://").nth(1).unwrap_or(origin);
-            if origin_host != host {
+                .and_then(|v| v.to_str().ok());
+            if !same_origin(origin.to_str().ok(), scheme, host) {
                 return Err(refused());
             }
         }
@@ -80,5 +80,45 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for CsrfForm<T> {
             ))
         })?;
         Ok(CsrfForm(form))
+    }
+}
+
+/// Whether a form's `Origin` is the shop itself: the same scheme (the public address's), host
+/// and port (the `Host` it was posted to; default ports written or not).
+fn same_origin(origin: Option<&str>, scheme: &str, host: Option<&str>) -> bool {
+    let (Some(origin), Some(host)) = (origin, host) else {
+        return false;
+    };
+    match (
+        url::Url::parse(origin),
+        url::Url::parse(&format!("{scheme}://{host}")),
+    ) {
+        (Ok(origin), Ok(shop)) => {
+            origin.scheme() == shop.scheme()
+                && origin.host() == shop.host()
+                && origin.port_or_known_default() == shop.port_or_known_default()
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_origin;
+
+    #[test]
+    fn the_origin_is_scheme_host_and_port() {
+        let https = |origin| same_origin(Some(origin), "https", Some("shop.example.cn"));
+        assert!(https("https://shop.example.cn"));
+        assert!(https("https://shop.example.cn:443"));
+        assert!(!https("http://shop.example.cn"), "another scheme");
+        assert!(!https("https://shop.example.cn:8443"), "another port");
+        assert!(!https("https://evil.example.cn"));
+        assert!(!https("https://shop.example.cn.evil.cn"));
+        assert!(!https("null"), "an opaque origin");
+        let http = |origin| same_origin(Some(origin), "http", Some("127.0.0.1:8080"));
+        assert!(http("http://127.0.0.1:8080"));
+        assert!(!http("http://127.0.0.1:8081"));
+        assert!(!same_origin(Some("http://x.cn"), "http", None), "no Host");
     }
 }

@@ -1,7 +1,8 @@
 //! The page-fill step: pages are rendered the same for everyone (so they can be cached) with
 //! placeholders where the visitor's own bits go, and filled in here on the way out, in one pass
 //! over the page's bytes: the account links in the header (rendered once per language for
-//! visitors without a session) and the form token wherever a form stands.
+//! visitors without a session), the form token wherever a form stands, and a new single-use
+//! token in each form that creates something.
 
 use axum::body::{Body, to_bytes};
 use axum::response::{IntoResponse, Response};
@@ -13,6 +14,7 @@ use crate::app::AppState;
 use crate::i18n::Lang;
 use crate::views::Link;
 use crate::web::csrf::{CSRF_COOKIE, CSRF_MARK};
+use crate::web::idempotency::{self, ONCE_MARK};
 use crate::web::session::{Visitor, set_cookie};
 
 /// Stands for the account links in the page header.
@@ -106,9 +108,18 @@ pub async fn personalize(
         fragment = fragment.replace(CSRF_MARK, &visitor.csrf);
     }
     let has_form = !forms.is_empty() || nav_has_form;
+    // Each form that creates something gets its own single-use token.
+    let onces: Vec<(usize, String)> = memchr::memmem::find_iter(&bytes, ONCE_MARK.as_bytes())
+        .map(|at| (at, idempotency::new_token()))
+        .collect();
     let mut marks: Vec<(usize, usize, &[u8])> = forms
         .iter()
         .map(|at| (*at, CSRF_MARK.len(), visitor.csrf.as_bytes()))
+        .chain(
+            onces
+                .iter()
+                .map(|(at, token)| (*at, ONCE_MARK.len(), token.as_bytes())),
+        )
         .collect();
     if let Some(at) = account_at {
         marks.push((at, ACCOUNT_MARK.len(), fragment.as_bytes()));

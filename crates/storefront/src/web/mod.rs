@@ -5,7 +5,9 @@
 
 pub mod csrf;
 pub mod fill;
+pub mod idempotency;
 pub mod session;
+pub mod transport;
 
 pub use csrf::CsrfForm;
 pub use fill::role_links;

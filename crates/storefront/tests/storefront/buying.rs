@@ -8,9 +8,7 @@ use jinguo_common::testing::TestDb;
 use jinguo_order::orders::{self, Filter};
 use serde_json::json;
 
-use crate::support::{
-    self, Browser, PASSWORD, api, count, shop, stock_of, token_for, two_producers,
-};
+use crate::support::{self, Browser, api, count, shop, stock_of, token_for, two_producers};
 
 /// A delivery address in Jinan (Shandong), where partner units buy from.
 fn address() -> serde_json::Value {
@@ -485,13 +483,13 @@ async fn nobody_reads_or_changes_what_is_not_theirs(db: TestDb) {
 
     // By page: Bob's browser session gets 404 for Alice's order; a producer's page too.
     let mut bob_browser = Browser::new(&shop);
-    sign_in(&mut bob_browser, "bob@example.cn").await;
+    bob_browser.sign_in("bob@example.cn").await;
     assert_eq!(
         bob_browser.get(&format!("/orders/{id}")).await.status,
         StatusCode::NOT_FOUND
     );
     let mut alice_browser = Browser::new(&shop);
-    sign_in(&mut alice_browser, "alice@example.cn").await;
+    alice_browser.sign_in("alice@example.cn").await;
     let page = alice_browser.get(&format!("/orders/{id}")).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.text().contains(order["number"].as_str().unwrap()));
@@ -500,23 +498,6 @@ async fn nobody_reads_or_changes_what_is_not_theirs(db: TestDb) {
     assert_eq!(cookie_on_api.status, StatusCode::UNAUTHORIZED);
 }
 db_test!(nobody_reads_or_changes_what_is_not_theirs);
-
-async fn sign_in(browser: &mut Browser<'_>, login: &str) {
-    let form = browser.get("/login").await;
-    assert_eq!(form.status, StatusCode::OK);
-    let done = browser
-        .post(
-            "/login",
-            &[
-                ("login", login),
-                ("password", PASSWORD),
-                ("next", "/orders"),
-            ],
-        )
-        .await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text());
-    assert_eq!(done.location(), "/orders");
-}
 
 async fn a_shopper_buys_with_forms_alone(db: TestDb) {
     let shop = shop(db).await;
@@ -698,9 +679,15 @@ async fn sign_in_is_rate_limited_per_account(db: TestDb) {
     assert_eq!(
         right.status,
         StatusCode::TOO_MANY_REQUESTS,
-        "even the right password waits out the window"
+        "from the guessing address even the right password waits out the window"
     );
     assert_eq!(right.json()["error"]["code"], "throttled");
+    let wait: u64 = right.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&wait), "Retry-After: {wait}");
     let registered = api(
         &shop,
         "POST",
@@ -965,7 +952,7 @@ async fn staff_and_producers_work_from_their_pages(db: TestDb) {
 
     // Federation staff confirm the transfer from the payments page.
     let mut staff = Browser::new(&shop);
-    sign_in(&mut staff, "fed@example.cn").await;
+    staff.sign_in("fed@example.cn").await;
     let payments = staff.get("/staff/payments").await;
     assert_eq!(payments.status, StatusCode::OK);
     assert!(
@@ -1061,7 +1048,7 @@ async fn staff_and_producers_work_from_their_pages(db: TestDb) {
 
     // The producer ships from its orders page and takes stock.
     let mut maker = Browser::new(&shop);
-    sign_in(&mut maker, "maker@example.cn").await;
+    maker.sign_in("maker@example.cn").await;
     let to_ship = maker.get("/producer/orders").await;
     assert_eq!(to_ship.status, StatusCode::OK);
     let html = to_ship.text();
@@ -1156,7 +1143,7 @@ async fn staff_and_producers_work_from_their_pages(db: TestDb) {
 
     // The buyer sees the tracking number and history; a consumer has no dashboards.
     let mut gina = Browser::new(&shop);
-    sign_in(&mut gina, "gina@example.cn").await;
+    gina.sign_in("gina@example.cn").await;
     let page = gina.get(&format!("/orders/{id}")).await.text();
     assert!(page.contains("EMS0001"), "tracking on the order page");
     assert!(

@@ -7,11 +7,11 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_jinguo");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_jinguo");
 
-struct Server {
-    child: Child,
-    base: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Drop for Server {
@@ -22,7 +22,7 @@ impl Drop for Server {
 }
 
 /// Starts `jinguo serve` on a free port and waits for the line that says where it listens.
-fn start(data_dir: &std::path::Path, database_url: Option<&str>, demo: bool) -> Server {
+pub(crate) fn start(data_dir: &std::path::Path, database_url: Option<&str>, demo: bool) -> Server {
     let mut command = Command::new(BIN);
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])

@@ -7,6 +7,8 @@
 
 mod buying;
 mod e2e;
+mod hostile;
+mod killed;
 mod money_pages;
 mod pages;
 mod stripe;

@@ -36,21 +36,6 @@ async fn register(shop: &Shop, login: &str, role: Role, producer: Option<Produce
         .id
 }
 
-async fn sign_in(browser: &mut Browser<'_>, login: &str) {
-    browser.get("/login").await;
-    let done = browser
-        .post(
-            "/login",
-            &[
-                ("login", login),
-                ("password", PASSWORD),
-                ("next", "/orders"),
-            ],
-        )
-        .await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text());
-}
-
 /// An order of one unit of `sku`, paid by the exact bank transfer staff recorded.
 async fn paid_order(
     shop: &Shop,
@@ -133,7 +118,7 @@ async fn a_producer_reads_its_statement_downloads_it_and_sets_its_payout_account
     let net = Fen(gross.0 - fee.0);
 
     let mut maker = Browser::new(&shop);
-    sign_in(&mut maker, "maker@example.cn").await;
+    maker.sign_in("maker@example.cn").await;
     let page = maker.get("/producer/money").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text());
     let html = page.text();
@@ -288,7 +273,7 @@ async fn a_producer_reads_its_statement_downloads_it_and_sets_its_payout_account
 
     // A buyer has no money pages.
     let mut gina = Browser::new(&shop);
-    sign_in(&mut gina, "gina@example.cn").await;
+    gina.sign_in("gina@example.cn").await;
     assert_eq!(
         gina.get("/producer/money").await.status,
         StatusCode::FORBIDDEN
@@ -327,7 +312,7 @@ async fn staff_settle_pay_from_the_bank_file_and_confirm_the_banks_result(db: Te
     );
     for login in ["gina@example.cn", "maker@example.cn"] {
         let mut other = Browser::new(&shop);
-        sign_in(&mut other, login).await;
+        other.sign_in(login).await;
         for path in [
             "/staff/money",
             "/staff/reconciliation",
@@ -344,7 +329,7 @@ async fn staff_settle_pay_from_the_bank_file_and_confirm_the_banks_result(db: Te
     }
 
     let mut fed = Browser::new(&shop);
-    sign_in(&mut fed, "fed@example.cn").await;
+    fed.sign_in("fed@example.cn").await;
     let page = fed.get("/staff/money").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text());
     assert!(
@@ -512,7 +497,7 @@ async fn staff_settle_pay_from_the_bank_file_and_confirm_the_banks_result(db: Te
 
     // The producer sees its payout, paid.
     let mut maker = Browser::new(&shop);
-    sign_in(&mut maker, "maker@example.cn").await;
+    maker.sign_in("maker@example.cn").await;
     let mine = maker.get("/producer/money").await.text();
     assert!(mine.contains("B20261207001") && mine.contains("已打款"));
 }
@@ -531,7 +516,7 @@ async fn staff_refund_part_of_an_order_and_record_it_paid_back(db: TestDb) {
 
     for login in ["gina@example.cn", "maker@example.cn"] {
         let mut other = Browser::new(&shop);
-        sign_in(&mut other, login).await;
+        other.sign_in(login).await;
         assert_eq!(
             other.get(&url).await.status,
             StatusCode::FORBIDDEN,
@@ -551,7 +536,7 @@ async fn staff_refund_part_of_an_order_and_record_it_paid_back(db: TestDb) {
     }
 
     let mut fed = Browser::new(&shop);
-    sign_in(&mut fed, "fed@example.cn").await;
+    fed.sign_in("fed@example.cn").await;
     // From the settlement page by order number.
     let found = fed
         .get(&format!("/staff/money/refund?number={}", order.number))

@@ -246,6 +246,23 @@ impl<'a> Browser<'a> {
         self.post_raw(uri, &all).await
     }
 
+    /// Signs in through the sign-in form, as `login` with the tests' password.
+    pub async fn sign_in(&mut self, login: &str) {
+        self.get("/login").await;
+        let done = self
+            .post(
+                "/login",
+                &[
+                    ("login", login),
+                    ("password", PASSWORD),
+                    ("next", "/orders"),
+                ],
+            )
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text());
+        assert_eq!(done.location(), "/orders");
+    }
+
     /// Posts exactly these fields.
     pub async fn post_raw(&mut self, uri: &str, fields: &[(&str, &str)]) -> Reply {
         let body: String = url::form_urlencoded::Serializer::new(String::new())
