@@ -562,11 +562,13 @@ impl Catalog {
         Ok(false)
     }
 
-    /// Sends outbox rows as they appear until `shutdown` completes. Failures are logged and
-    /// retried with backoff; nothing is lost, since rows leave the outbox only when sent.
+    /// Sends outbox rows as they appear until `shutdown` completes. A failure (the search
+    /// server down) pauses the worker: half a second, doubling up to 30 s, one log line per
+    /// pause; catalog writes arriving meanwhile do not cut a pause short. Nothing is lost, since
+    /// rows leave the outbox only when sent.
     pub async fn run_search_worker(&self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
-        let mut pause = Duration::from_millis(500);
+        let mut failures = 0_u32;
         loop {
             let result = outbox::process_batch(
                 &self.inner.db,
@@ -576,24 +578,57 @@ impl Catalog {
                 self.inner.outbox_lease,
             )
             .await;
-            let wait = match result {
+            match result {
                 Ok(n) if n > 0 => {
                     self.inner.fresh.invalidate();
-                    pause = Duration::from_millis(500);
-                    continue;
+                    failures = 0;
                 }
-                Ok(_) => pause,
+                Ok(_) => {
+                    failures = 0;
+                    tokio::select! {
+                        _ = &mut shutdown => return,
+                        _ = self.inner.changed.notified() => {}
+                        _ = tokio::time::sleep(IDLE_POLL) => {}
+                    }
+                }
                 Err(error) => {
-                    tracing::warn!(%error, "search outbox: sending failed; will retry");
-                    pause = (pause * 2).min(Duration::from_secs(30));
-                    pause
+                    failures += 1;
+                    let pause = backoff(failures);
+                    tracing::warn!(
+                        %error,
+                        failures,
+                        retry_in_secs = pause.as_secs_f32(),
+                        "search outbox: sending failed; pausing"
+                    );
+                    tokio::select! {
+                        _ = &mut shutdown => return,
+                        _ = tokio::time::sleep(pause) => {}
+                    }
                 }
-            };
-            tokio::select! {
-                _ = &mut shutdown => return,
-                _ = self.inner.changed.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
             }
         }
+    }
+}
+
+/// How often an idle search worker looks at the outbox without being woken (rows written by
+/// another process).
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// The pause after `failures` failures in a row: 0.5 s, doubling, at most 30 s.
+fn backoff(failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(10);
+    (Duration::from_millis(500) * 2_u32.pow(doublings)).min(Duration::from_secs(30))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_doubles_up_to_half_a_minute() {
+        let secs: Vec<f32> = (1..=9).map(|n| backoff(n).as_secs_f32()).collect();
+        assert_eq!(secs, [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]);
+        assert_eq!(backoff(u32::MAX), Duration::from_secs(30));
     }
 }
