@@ -22,7 +22,7 @@ use crate::search::embedded::EmbeddedSearch;
 use crate::search::meili::MeiliSearch;
 use crate::search::{self, ProductSearch, Progress, date_number};
 use crate::settings::CatalogSettings;
-use jinguo_common::cache::{Freshness, TtlMap};
+use jinguo_common::cache::{DEFAULT_CAPACITY, Freshness, Scope, TtlMap};
 use secrecy::ExposeSecret;
 
 /// Rows the search worker sends in one batch.
@@ -73,8 +73,7 @@ struct Inner {
     outbox_lease: Millis,
 }
 
-/// What pages read most, kept for a few seconds (see [`crate::cache`]).
-#[derive(Default)]
+/// What pages read most, kept for a few seconds (see [`jinguo_common::cache`]).
 struct Caches {
     products: TtlMap<String, ProductDetail>,
     browse: TtlMap<ListingQuery, Browse>,
@@ -84,6 +83,22 @@ struct Caches {
     categories: TtlMap<(), Vec<(Category, i64)>>,
     districts: TtlMap<(), Vec<(District, i64)>>,
     stats: TtlMap<(), Stats>,
+}
+
+impl Default for Caches {
+    fn default() -> Self {
+        Caches {
+            products: TtlMap::default(),
+            // Listings with search text are the index's answers.
+            browse: TtlMap::new(Scope::Search, DEFAULT_CAPACITY, usize::MAX),
+            producers: TtlMap::default(),
+            products_of: TtlMap::default(),
+            featured: TtlMap::default(),
+            categories: TtlMap::default(),
+            districts: TtlMap::default(),
+            stats: TtlMap::default(),
+        }
+    }
 }
 
 /// How long cached reads live unless configured otherwise.
@@ -486,6 +501,13 @@ impl Catalog {
         self.changed();
     }
 
+    /// After orders took or gave back stock: wakes the search worker (a product that sold out
+    /// or came back leaves or joins in-stock listings) but drops no cached page or read, since
+    /// stock on public pages may lag by the cache lifetime; checkout reads the tables.
+    pub fn stock_changed(&self) {
+        self.inner.changed.notify_one();
+    }
+
     // ---- keeping search in step ----------------------------------------------------------
 
     /// Sends every due outbox row now; returns how many were sent.
@@ -504,7 +526,7 @@ impl Catalog {
                 return Ok(sent);
             }
             // Search answers changed: cached search pages must not outlive them.
-            self.inner.fresh.invalidate();
+            self.inner.fresh.invalidate_search();
             sent += n;
         }
     }
@@ -580,7 +602,7 @@ impl Catalog {
             .await;
             match result {
                 Ok(n) if n > 0 => {
-                    self.inner.fresh.invalidate();
+                    self.inner.fresh.invalidate_search();
                     failures = 0;
                 }
                 Ok(_) => {

@@ -291,7 +291,7 @@ impl Orders {
             self.settings.hold_ms_for(method),
         )
         .await?;
-        self.catalog.notify_changed();
+        self.catalog.stock_changed();
         let instructions = match provider
             .create_payment(&PaymentRequest {
                 order_id: placed.order_id,
@@ -380,7 +380,7 @@ impl Orders {
         jinguo_catalog::outbox::enqueue(&mut tx, &applied.revived, self.now()).await?;
         tx.commit().await?;
         if applied.transition.stock.is_some() {
-            self.catalog.notify_changed();
+            self.catalog.stock_changed();
         }
         if let Some(refund) = applied.refund {
             let started = match self.payment(applied.method) {

@@ -58,11 +58,15 @@ impl std::ops::Deref for Inner {
 impl AppState {
     /// The storefront over a shop (whose settings are `settings.shop()`).
     pub fn new(settings: Settings, shop: Shop) -> anyhow::Result<AppState> {
+        let pages = crate::page_cache::PageCache::new(
+            settings.server.page_cache_entries,
+            settings.server.page_cache_mb.saturating_mul(1024 * 1024),
+        );
         Ok(AppState(Arc::new(Inner {
             settings,
             shop,
             i18n: I18n::load()?,
-            pages: Default::default(),
+            pages,
             anonymous_nav: Default::default(),
         })))
     }

@@ -69,6 +69,10 @@ pub struct ServerSettings {
     /// Time a client has to send a request's whole body (then 408).
     #[serde(rename = "body_timeout_secs", with = "secs")]
     pub body_timeout: Duration,
+    /// Most rendered pages kept for reuse.
+    pub page_cache_entries: usize,
+    /// Most megabytes of rendered pages kept for reuse.
+    pub page_cache_mb: usize,
 }
 
 impl Default for ServerSettings {
@@ -81,6 +85,8 @@ impl Default for ServerSettings {
             max_connections: None,
             header_timeout: Duration::from_secs(10),
             body_timeout: crate::web::transport::BODY_TIMEOUT,
+            page_cache_entries: crate::page_cache::DEFAULT_ENTRIES,
+            page_cache_mb: crate::page_cache::DEFAULT_BYTES / (1024 * 1024),
         }
     }
 }
@@ -180,6 +186,8 @@ pub const NAMES: &[(&str, &str)] = &[
     ("max_connections", "server.max_connections"),
     ("header_timeout_secs", "server.header_timeout_secs"),
     ("body_timeout_secs", "server.body_timeout_secs"),
+    ("page_cache_entries", "server.page_cache_entries"),
+    ("page_cache_mb", "server.page_cache_mb"),
     ("smtp_url", "mail.smtp_url"),
     ("mail_from", "mail.from"),
     ("log", "log.filter"),

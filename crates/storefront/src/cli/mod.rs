@@ -133,6 +133,7 @@ Set only in jinguo.toml or the environment (see README.md, Configuration):
   JINGUO_MAX_CONNECTIONS           ([server] max_connections; unset: from the open-file limit)
   JINGUO_HEADER_TIMEOUT_SECS       ([server] header_timeout_secs, 10; also the idle keep-alive)
   JINGUO_BODY_TIMEOUT_SECS         ([server] body_timeout_secs, 30; then 408)
+  JINGUO_PAGE_CACHE_ENTRIES, JINGUO_PAGE_CACHE_MB  ([server] rendered pages kept: 4000, 64)
 In jinguo.toml each setting sits in its group: [database] url, [server] listen, [orders]
 hold_minutes, ...";
 

@@ -371,6 +371,63 @@ async fn a_change_shows_on_the_next_page_view(db: TestDb) {
 }
 db_test!(a_change_shows_on_the_next_page_view);
 
+async fn orders_leave_cached_pages_alone_and_catalog_writes_drop_them(db: TestDb) {
+    let shop = demo_shop(db, false).await;
+    let slug = "chengkou-larou-500g";
+    let page = format!("/products/{slug}");
+    let title = shop
+        .catalog
+        .product(slug)
+        .await
+        .unwrap()
+        .product
+        .title
+        .clone();
+    assert!(shop.get(&page).await.text().contains(&title));
+    // A change written behind the catalog's back shows only when the cached page goes.
+    let renamed = format!("{title}（新）");
+    sqlx::query("update products set title = $1 where slug = $2")
+        .bind(&renamed)
+        .bind(slug)
+        .execute(shop.db.pool())
+        .await
+        .unwrap();
+    // Orders take and give back stock of another product: the page stays cached.
+    let other: i64 = sqlx::query_scalar(
+        "select s.id from skus s join products p on p.id = s.product_id
+         where p.slug <> $1 and s.stock > 0 order by s.id limit 1",
+    )
+    .bind(slug)
+    .fetch_one(shop.db.pool())
+    .await
+    .unwrap();
+    let sku = jinguo_catalog::SkuId(other);
+    let buyer = shop.buyer().await;
+    let placed = shop.order(&buyer, &[(sku, 1)]).await.placed;
+    shop.orders
+        .act(
+            placed.order_id,
+            jinguo_order::state::Action::Cancel {
+                reason: "买错了".into(),
+            },
+            jinguo_order::state::Actor::Buyer(buyer.id),
+        )
+        .await
+        .unwrap();
+    let cached = shop.get(&page).await.text();
+    assert!(
+        cached.contains(&title) && !cached.contains(&renamed),
+        "an order elsewhere left the page cached"
+    );
+    // A catalog write drops it at once.
+    shop.catalog
+        .set_price(sku, jinguo_common::money::Fen(4_900))
+        .await
+        .unwrap();
+    assert!(shop.get(&page).await.text().contains(&renamed));
+}
+db_test!(orders_leave_cached_pages_alone_and_catalog_writes_drop_them);
+
 async fn search_that_is_down_leaves_the_rest_of_the_shop_working(db: TestDb) {
     // A Meilisearch server nobody answers at.
     let shop = support::demo_shop_with(db, false, |s| {
