@@ -523,3 +523,75 @@ async fn idle_and_slow_clients_do_not_take_the_shop_down(db: TestDb) {
     server.await.unwrap().unwrap();
 }
 db_test!(idle_and_slow_clients_do_not_take_the_shop_down);
+
+async fn a_staff_refund_form_sent_twice_refunds_once(db: TestDb) {
+    let shop = shop(db).await;
+    let [(sku, _), _] = two_producers(&shop).await;
+    shop.accounts
+        .register("fed@example.cn", PASSWORD, Role::Staff, None)
+        .await
+        .unwrap();
+    let buyer = shop.buyer().await;
+    let placed = shop.order(&buyer, &[(sku, 2)]).await.placed;
+    shop.pay(placed.order_id).await;
+    let order = shop.orders.order(placed.order_id).await.unwrap();
+    let part = order.parts[0].id.to_string();
+    let url = format!("/staff/orders/{}/refund", order.id);
+
+    let mut staff = Browser::new(&shop);
+    staff.sign_in("fed@example.cn").await;
+    let once = once_token(&staff.get(&url).await.text(), &url);
+    let fields = [
+        ("once", once.as_str()),
+        ("part", part.as_str()),
+        ("amount", "1.00"),
+        ("reason", "破损"),
+    ];
+    let mut again = Browser {
+        shop: &shop,
+        cookies: staff.cookies.clone(),
+    };
+    let (a, b) = tokio::join!(staff.post(&url, &fields), again.post(&url, &fields));
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.text());
+    assert_eq!(b.status, StatusCode::SEE_OTHER, "{}", b.text());
+    assert_eq!(a.location(), b.location(), "both land on the one refund");
+    assert!(a.location().contains("refund="), "{}", a.location());
+    assert_eq!(count(&shop, "refunds").await, 1);
+
+    // An invisible character in the reason: the form again, naming the field; nothing written.
+    let once = once_token(&staff.get(&url).await.text(), &url);
+    let sneaky = staff
+        .post(
+            &url,
+            &[
+                ("once", once.as_str()),
+                ("part", part.as_str()),
+                ("amount", "1.00"),
+                ("reason", "破\u{200b}损"),
+            ],
+        )
+        .await;
+    assert_eq!(sneaky.status, StatusCode::BAD_REQUEST);
+    assert!(
+        sneaky.text().contains("含有看不见的控制字符"),
+        "{}",
+        sneaky.text()
+    );
+    assert_eq!(count(&shop, "refunds").await, 1);
+    // The form shown again can be corrected and sent with its token: the first failure was
+    // not kept as the answer.
+    let fixed = staff
+        .post(
+            &url,
+            &[
+                ("once", once.as_str()),
+                ("part", part.as_str()),
+                ("amount", "1.00"),
+                ("reason", "破损"),
+            ],
+        )
+        .await;
+    assert_eq!(fixed.status, StatusCode::SEE_OTHER, "{}", fixed.text());
+    assert_eq!(count(&shop, "refunds").await, 2);
+}
+db_test!(a_staff_refund_form_sent_twice_refunds_once);
