@@ -71,6 +71,8 @@ struct Inner {
     cache: Caches,
     /// How long this process's search worker holds the outbox rows it claims.
     outbox_lease: Millis,
+    /// Passes of this process's search worker that failed (each one a pause).
+    worker_failures: std::sync::atomic::AtomicU64,
 }
 
 /// What pages read most, kept for a few seconds (see [`jinguo_common::cache`]).
@@ -125,6 +127,7 @@ impl Catalog {
                 fresh: Freshness::new(ttl),
                 cache: Caches::default(),
                 outbox_lease: outbox::LEASE_MS,
+                worker_failures: Default::default(),
             }),
         }
     }
@@ -584,6 +587,13 @@ impl Catalog {
         Ok(false)
     }
 
+    /// How many passes of this process's search worker failed so far.
+    pub fn search_worker_failures(&self) -> u64 {
+        self.inner
+            .worker_failures
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Sends outbox rows as they appear until `shutdown` completes. A failure (the search
     /// server down) pauses the worker: half a second, doubling up to 30 s, one log line per
     /// pause; catalog writes arriving meanwhile do not cut a pause short. Nothing is lost, since
@@ -615,6 +625,9 @@ impl Catalog {
                 }
                 Err(error) => {
                     failures += 1;
+                    self.inner
+                        .worker_failures
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let pause = backoff(failures);
                     tracing::warn!(
                         %error,

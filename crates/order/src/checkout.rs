@@ -63,8 +63,51 @@ fn order_number(now: Millis) -> String {
     )
 }
 
-/// Places the buyer's cart as an order to `address` (already checked). With `remember`, the
-/// address joins the buyer's address book.
+/// What an order is made of: the buyer's cart (emptied by the order; a price changed since it
+/// was put there is refused), or lines sent with the purchase itself (one request, at today's
+/// prices; the cart is left alone).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Lines<'a> {
+    Cart,
+    Given(&'a [(SkuId, i64)]),
+}
+
+/// The lines of a one-request purchase, checked: 1 to [`cart::MAX_LINES`] SKUs, each once, each
+/// 1 to [`cart::MAX_QUANTITY`] units; sorted by SKU like a cart's.
+pub fn check_lines(lines: &[(SkuId, i64)]) -> Result<Vec<(SkuId, i64)>, OrderError> {
+    use jinguo_common::invalid::{Field, Invalid, Problem};
+    if lines.is_empty() {
+        return Err(OrderError::EmptyCart);
+    }
+    if lines.len() > cart::MAX_LINES as usize {
+        return Err(OrderError::Invalid(Invalid::new(
+            Field::Skus,
+            Problem::TooMany {
+                max: cart::MAX_LINES as usize,
+            },
+        )));
+    }
+    let mut sorted = lines.to_vec();
+    sorted.sort_by_key(|(sku, _)| *sku);
+    for pair in sorted.windows(2) {
+        if pair[0].0 == pair[1].0 {
+            return Err(OrderError::Invalid(Invalid::new(
+                Field::Sku,
+                Problem::Duplicate {
+                    value: pair[0].0.to_string(),
+                },
+            )));
+        }
+    }
+    for (_, quantity) in &sorted {
+        jinguo_common::invalid::range(Field::Quantity, *quantity, 1, cart::MAX_QUANTITY)?;
+    }
+    Ok(sorted)
+}
+
+/// Places the buyer's cart, or the lines given, as an order to `address` (already checked).
+/// With `remember`, the address joins the buyer's address book.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn place(
     db: &Db,
     buyer: UserId,
@@ -73,6 +116,7 @@ pub(crate) async fn place(
     method: PaymentMethod,
     now: Millis,
     hold_ms: Millis,
+    lines: Lines<'_>,
 ) -> Result<Placed, OrderError> {
     let mut tx = db.begin_write().await?;
 
@@ -87,7 +131,17 @@ pub(crate) async fn place(
     }
 
     // Sorted by SKU, so concurrent checkouts lock rows in the same order.
-    let items = cart::items(&mut tx, Owner::User(buyer), now).await?;
+    let items: Vec<(SkuId, i64, Option<Fen>)> = match lines {
+        Lines::Cart => cart::items(&mut tx, Owner::User(buyer), now)
+            .await?
+            .into_iter()
+            .map(|(sku, quantity, seen)| (sku, quantity, Some(seen)))
+            .collect(),
+        Lines::Given(given) => check_lines(given)?
+            .into_iter()
+            .map(|(sku, quantity)| (sku, quantity, None))
+            .collect(),
+    };
     if items.is_empty() {
         return Err(OrderError::EmptyCart);
     }
@@ -108,7 +162,7 @@ pub(crate) async fn place(
             });
         };
         // Never charge a price the buyer has not seen: a change is accepted in the cart first.
-        if took.price != price_seen {
+        if price_seen.is_some_and(|seen| took.price != seen) {
             return Err(OrderError::PriceChanged(offer.title.clone()));
         }
         if took.left == 0 {
@@ -222,7 +276,9 @@ pub(crate) async fn place(
             .await?;
         }
     }
-    cart::clear(&mut tx, Owner::User(buyer), now).await?;
+    if matches!(lines, Lines::Cart) {
+        cart::clear(&mut tx, Owner::User(buyer), now).await?;
+    }
     if remember {
         address::remember(&mut tx, buyer, address, now).await?;
     }

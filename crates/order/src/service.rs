@@ -52,6 +52,21 @@ pub struct CheckoutRequest {
     pub method: Option<PaymentMethod>,
 }
 
+impl Orders {
+    /// A one-request purchase: `lines` (SKU and units) bought at today's prices, to the
+    /// request's address, without the cart (which is left as it is). For apps and bulk buyers;
+    /// stock is taken exactly as at checkout.
+    pub async fn buy(
+        &self,
+        buyer: UserId,
+        lines: &[(SkuId, i64)],
+        request: &CheckoutRequest,
+    ) -> Result<Checkout, OrderError> {
+        self.place_order(buyer, request, checkout::Lines::Given(lines))
+            .await
+    }
+}
+
 /// What checkout returns: the order and how to pay for it.
 #[derive(Debug, Clone)]
 pub struct Checkout {
@@ -266,6 +281,16 @@ impl Orders {
         buyer: UserId,
         request: &CheckoutRequest,
     ) -> Result<Checkout, OrderError> {
+        self.place_order(buyer, request, checkout::Lines::Cart)
+            .await
+    }
+
+    async fn place_order(
+        &self,
+        buyer: UserId,
+        request: &CheckoutRequest,
+        lines: checkout::Lines<'_>,
+    ) -> Result<Checkout, OrderError> {
         let method = request.method.unwrap_or(self.payment_methods()[0]);
         let provider = self.payment(method)?.clone();
         let (address, remember) = match &request.address {
@@ -289,6 +314,7 @@ impl Orders {
             method,
             self.now(),
             self.settings.hold_ms_for(method),
+            lines,
         )
         .await?;
         self.catalog.stock_changed();
@@ -436,7 +462,7 @@ impl Orders {
         if date > self.clock.today_in_china() {
             return Err(OrderError::invalid(Field::ReceivedOn, Problem::InTheFuture));
         }
-        let reference = reference.trim().to_uppercase();
+        let reference = invalid::text(Field::Reference, reference, 64)?.to_uppercase();
         let now = self.now();
         let mut tx = self.db.begin_write().await?;
         let order_id = orders::by_reference(&mut tx, &reference)

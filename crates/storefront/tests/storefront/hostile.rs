@@ -595,3 +595,186 @@ async fn a_staff_refund_form_sent_twice_refunds_once(db: TestDb) {
     assert_eq!(count(&shop, "refunds").await, 2);
 }
 db_test!(a_staff_refund_form_sent_twice_refunds_once);
+
+async fn staff_and_producer_texts_refuse_invisible_characters(db: TestDb) {
+    let shop = shop(db).await;
+    let [(sku, producer), _] = two_producers(&shop).await;
+    let buyer = token_for(&shop, "texts@example.cn", Role::Consumer, None).await;
+    let staff = token_for(&shop, "fed@example.cn", Role::Staff, None).await;
+    let maker = token_for(&shop, "maker@example.cn", Role::Producer, Some(producer)).await;
+    let as_ = |token: &str| format!("Bearer {token}");
+    fill_cart(&shop, &buyer, sku, 1).await;
+    let order = call(
+        &shop.state,
+        "POST",
+        "/api/v1/checkout",
+        &[("authorization", &as_(&buyer))],
+        Some(json!({"address": address()})),
+    )
+    .await
+    .json();
+    let (id, part) = (
+        order["id"].as_i64().unwrap(),
+        order["parts"][0]["id"].as_i64().unwrap(),
+    );
+    let reference = shop
+        .orders
+        .order(jinguo_order::OrderId(id))
+        .await
+        .unwrap()
+        .payment_reference;
+
+    // Recording the transfer with a NUL in its reference: refused, naming the field.
+    let transfer = call(
+        &shop.state,
+        "POST",
+        "/api/v1/staff/transfers",
+        &[("authorization", &as_(&staff))],
+        Some(json!({"reference": format!("{reference}\u{0}"), "amount_fen": 100, "received_on": "2026-11-29"})),
+    )
+    .await;
+    assert_eq!(
+        transfer.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        transfer.text()
+    );
+    assert_eq!(transfer.json()["error"]["field"], "reference");
+    assert_eq!(count(&shop, "bank_transfers").await, 0);
+
+    shop.pay(jinguo_order::OrderId(id)).await;
+    let refund = call(
+        &shop.state,
+        "POST",
+        &format!("/api/v1/staff/orders/{id}/refunds"),
+        &[("authorization", &as_(&staff))],
+        Some(json!({"part_id": part, "amount_fen": 100, "reason": "破损\u{202e}"})),
+    )
+    .await;
+    assert_eq!(refund.status, StatusCode::BAD_REQUEST, "{}", refund.text());
+    assert_eq!(refund.json()["error"]["field"], "reason");
+    assert_eq!(count(&shop, "refunds").await, 0);
+
+    let ship = call(
+        &shop.state,
+        "POST",
+        &format!("/api/v1/orders/{id}/parts/{part}/ship"),
+        &[("authorization", &as_(&maker))],
+        Some(json!({"carrier": "邮\u{200b}政", "tracking_no": "98012345"})),
+    )
+    .await;
+    assert_eq!(ship.status, StatusCode::BAD_REQUEST, "{}", ship.text());
+    assert_eq!(ship.json()["error"]["field"], "carrier");
+    let still = shop.orders.order(jinguo_order::OrderId(id)).await.unwrap();
+    assert_eq!(
+        still.parts[0].status,
+        jinguo_order::state::PartStatus::ToShip,
+        "not shipped"
+    );
+
+    // The transfer API sent twice at once with one key records once.
+    let key = [
+        ("authorization", as_(&staff)),
+        ("idempotency-key", "transfer-1".to_owned()),
+    ];
+    let key: Vec<(&str, &str)> = key.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    fill_cart(&shop, &buyer, sku, 1).await;
+    let second = call(
+        &shop.state,
+        "POST",
+        "/api/v1/checkout",
+        &[("authorization", &as_(&buyer))],
+        Some(json!({"address": address()})),
+    )
+    .await
+    .json();
+    let placed = shop
+        .orders
+        .order(jinguo_order::OrderId(second["id"].as_i64().unwrap()))
+        .await
+        .unwrap();
+    let body = json!({"reference": placed.payment_reference, "amount_fen": placed.total.0, "received_on": "2026-11-29"});
+    let (a, b) = tokio::join!(
+        call(
+            &shop.state,
+            "POST",
+            "/api/v1/staff/transfers",
+            &key,
+            Some(body.clone())
+        ),
+        call(
+            &shop.state,
+            "POST",
+            "/api/v1/staff/transfers",
+            &key,
+            Some(body.clone())
+        ),
+    );
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    assert_eq!(a.json(), b.json());
+    assert_eq!(
+        count(&shop, "bank_transfers").await,
+        2,
+        "the first order's and this one"
+    );
+}
+db_test!(staff_and_producer_texts_refuse_invisible_characters);
+
+async fn one_request_buys_without_touching_the_cart(db: TestDb) {
+    let shop = shop(db).await;
+    let [(a, _), (b, _)] = two_producers(&shop).await;
+    let buyer = token_for(&shop, "app@example.cn", Role::Consumer, None).await;
+    let bearer = format!("Bearer {buyer}");
+    fill_cart(&shop, &buyer, a, 1).await;
+    let buy = |items: Value| {
+        let bearer = bearer.clone();
+        let state = shop.state.clone();
+        async move {
+            call(
+                &state,
+                "POST",
+                "/api/v1/checkout",
+                &[("authorization", &bearer)],
+                Some(json!({"address": address(), "items": items})),
+            )
+            .await
+        }
+    };
+    let placed = buy(json!([{"sku_id": b.0, "quantity": 3}])).await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    let order = placed.json();
+    assert_eq!(order["parts"].as_array().unwrap().len(), 1);
+    assert_eq!(support::stock_of(&shop, b).await, 7);
+    // The cart still holds what it held.
+    let cart = call(
+        &shop.state,
+        "GET",
+        "/api/v1/cart/items",
+        &[("authorization", &bearer)],
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(cart["count"], 1);
+    // Bad lines are refused and take nothing.
+    for (items, code) in [
+        (json!([]), "empty_cart"),
+        (json!([{"sku_id": b.0, "quantity": 0}]), "invalid"),
+        (
+            json!([{"sku_id": b.0, "quantity": 1}, {"sku_id": b.0, "quantity": 2}]),
+            "invalid",
+        ),
+        (json!([{"sku_id": b.0, "quantity": 8}]), "out_of_stock"),
+    ] {
+        let refused = buy(items.clone()).await;
+        assert!(
+            refused.status.is_client_error(),
+            "{items}: {}",
+            refused.text()
+        );
+        assert_eq!(refused.json()["error"]["code"], code, "{items}");
+    }
+    assert_eq!(support::stock_of(&shop, b).await, 7);
+    assert_eq!(count(&shop, "orders").await, 1);
+}
+db_test!(one_request_buys_without_touching_the_cart);

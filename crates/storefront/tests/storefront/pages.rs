@@ -428,6 +428,38 @@ async fn orders_leave_cached_pages_alone_and_catalog_writes_drop_them(db: TestDb
 }
 db_test!(orders_leave_cached_pages_alone_and_catalog_writes_drop_them);
 
+async fn a_search_worker_in_backoff_stays_there_while_writes_arrive(db: TestDb) {
+    // A Meilisearch server nobody answers at.
+    let shop = support::demo_shop_with(db, false, |s| {
+        s.catalog.meili_url = Some("http://127.0.0.1:1".parse().unwrap())
+    })
+    .await;
+    let catalog = shop.catalog.clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(async move {
+        catalog
+            .run_search_worker(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let detail = shop.catalog.product("chengkou-larou-500g").await.unwrap();
+    // 60 price changes over about 1.5 s, each waking the worker.
+    for i in 0..60 {
+        shop.catalog
+            .set_price(detail.skus[0].id, jinguo_common::money::Fen(5_000 + i))
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let _ = stop.send(());
+    worker.await.unwrap();
+    // Pauses of 0.5 s, 1 s, 2 s …: a handful of tries, not one per write.
+    let failures = shop.catalog.search_worker_failures();
+    assert!((1..=5).contains(&failures), "{failures} failed passes");
+}
+db_test!(a_search_worker_in_backoff_stays_there_while_writes_arrive);
+
 async fn search_that_is_down_leaves_the_rest_of_the_shop_working(db: TestDb) {
     // A Meilisearch server nobody answers at.
     let shop = support::demo_shop_with(db, false, |s| {
