@@ -370,18 +370,18 @@ async fn accounts_are_made_from_the_command_line(db: TestDb) {
 }
 db_test!(accounts_are_made_from_the_command_line);
 
-async fn settle_run_twice_at_once_pays_each_producer_once(db: TestDb) {
-    use jinguo_common::money::Fen;
+/// A shop where `producers` producers each have one completed sale and bank details: the
+/// order of those sales, and what each of its parts' producers is owed.
+pub(crate) async fn producers_owed(
+    shop: &jinguo_shop::testing::TestShop,
+    producers: usize,
+) -> (jinguo_order::orders::Order, Vec<jinguo_common::money::Fen>) {
     use jinguo_order::state::{Action, Actor};
-    use jinguo_settlement::payout::{PayoutDetails, PayoutStatus};
+    use jinguo_settlement::payout::PayoutDetails;
 
-    // A shop where two producers have completed sales and bank details, built in-process (the
-    // same wiring as `jinguo serve`), then left to the `jinguo` commands.
-    let shop = jinguo_shop::testing::TestShop::new(db).await;
-    let (dir, url) = (&shop.data_dir, shop.db.url());
     let buyer = shop.buyer().await;
     let mut lines = Vec::new();
-    for _ in 0..2 {
+    for _ in 0..producers {
         let product = shop.product().stock(10).create(&shop.catalog).await;
         lines.push((product.skus[0].id, 1));
     }
@@ -410,6 +410,7 @@ async fn settle_run_twice_at_once_pays_each_producer_once(db: TestDb) {
             .unwrap();
     }
     shop.advance(shop.orders.settings().windows().return_ms + 1);
+    let mut owed = Vec::new();
     for p in &o.parts {
         shop.orders
             .act(o.id, Action::Complete { part: p.id }, Actor::System)
@@ -424,11 +425,20 @@ async fn settle_run_twice_at_once_pays_each_producer_once(db: TestDb) {
             .set_payout_details(p.producer_id, details)
             .await
             .unwrap();
-    }
-    let mut owed: Vec<Fen> = Vec::new();
-    for p in &o.parts {
         owed.push(shop.settlement.payable(p.producer_id).await.unwrap());
     }
+    (o, owed)
+}
+
+async fn settle_run_twice_at_once_pays_each_producer_once(db: TestDb) {
+    use jinguo_common::money::Fen;
+    use jinguo_settlement::payout::PayoutStatus;
+
+    // A shop where two producers have completed sales and bank details, built in-process (the
+    // same wiring as `jinguo serve`), then left to the `jinguo` commands.
+    let shop = jinguo_shop::testing::TestShop::new(db).await;
+    let (dir, url) = (&shop.data_dir, shop.db.url());
+    let (_, owed) = producers_owed(&shop, 2).await;
 
     let jinguo = |args: &[&str]| {
         let mut command = Command::new(BIN);

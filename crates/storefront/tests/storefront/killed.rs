@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::e2e::{BIN, start};
+use crate::e2e::{BIN, producers_owed, start};
 
 /// What a buyer's client saw of its checkout.
 #[derive(Debug, Clone, PartialEq)]
@@ -185,57 +185,12 @@ db_test!(killed_during_checkouts_loses_no_order_and_sells_no_unit_twice);
 
 async fn killed_during_settle_books_no_payout_twice(db: TestDb) {
     use jinguo_common::money::Fen;
-    use jinguo_order::state::{Action, Actor};
-    use jinguo_settlement::payout::PayoutDetails;
 
     const PRODUCERS: usize = 24;
     let shop = TestShop::new(db).await;
     let (dir, url) = (&shop.data_dir, shop.db.url());
-    let buyer = shop.buyer().await;
-    let mut lines = Vec::new();
-    for _ in 0..PRODUCERS {
-        let product = shop.product().stock(5).create(&shop.catalog).await;
-        lines.push((product.skus[0].id, 1));
-    }
-    let o = shop
-        .orders
-        .order(shop.order(&buyer, &lines).await.placed.order_id)
-        .await
-        .unwrap();
-    shop.pay(o.id).await;
-    for p in &o.parts {
-        let ship = Action::Ship {
-            part: p.id,
-            carrier: "邮政".into(),
-            tracking_no: "98012345".into(),
-        };
-        shop.orders
-            .act(o.id, ship, Actor::Producer(p.producer_id))
-            .await
-            .unwrap();
-        shop.orders
-            .act(o.id, Action::Deliver { part: p.id }, Actor::Buyer(buyer.id))
-            .await
-            .unwrap();
-    }
-    shop.advance(shop.orders.settings().windows().return_ms + 1);
-    let mut owed = Fen(0);
-    for p in &o.parts {
-        shop.orders
-            .act(o.id, Action::Complete { part: p.id }, Actor::System)
-            .await
-            .unwrap();
-        let details = PayoutDetails::Bank {
-            account_name: format!("生产者{}", p.producer_id),
-            account_no: "6217000012345678".into(),
-            bank_name: "农行城口支行".into(),
-        };
-        shop.settlement
-            .set_payout_details(p.producer_id, details)
-            .await
-            .unwrap();
-        owed = owed + shop.settlement.payable(p.producer_id).await.unwrap();
-    }
+    let (o, owed) = producers_owed(&shop, PRODUCERS).await;
+    let owed: Fen = owed.into_iter().sum();
 
     let settle = || {
         let mut command = Command::new(BIN);
