@@ -23,7 +23,17 @@ impl Drop for Server {
 
 /// Starts `jinguo serve` on a free port and waits for the line that says where it listens.
 pub(crate) fn start(data_dir: &std::path::Path, database_url: Option<&str>, demo: bool) -> Server {
-    let mut command = Command::new(BIN);
+    start_under(Command::new(BIN), data_dir, database_url, demo)
+}
+
+/// Starts `jinguo serve` as [`start`] does, as the program `command` runs (`jinguo` itself, or
+/// a tool that runs it, with `jinguo`'s path its last argument).
+pub(crate) fn start_under(
+    mut command: Command,
+    data_dir: &std::path::Path,
+    database_url: Option<&str>,
+    demo: bool,
+) -> Server {
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)

@@ -21,7 +21,7 @@ fn address() -> Value {
 
 /// The API with extra headers, through `state`'s router (another process's, when it is
 /// another state over the same database).
-async fn call(
+pub async fn call(
     state: &jinguo_storefront::AppState,
     method: &str,
     uri: &str,
@@ -523,6 +523,63 @@ async fn idle_and_slow_clients_do_not_take_the_shop_down(db: TestDb) {
     server.await.unwrap().unwrap();
 }
 db_test!(idle_and_slow_clients_do_not_take_the_shop_down);
+
+/// The real process under a small open-file limit (256, set by `prlimit` as a host might),
+/// with 1,100 idle sockets open on it: `/healthz` still answers, the process has not run out
+/// of files, and the sockets idle longest were closed to make room.
+#[tokio::test]
+async fn eleven_hundred_idle_sockets_leave_the_real_shop_answering() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    use std::time::Duration;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpStream;
+
+    const SOCKETS: usize = 1_100;
+    // This side needs a file per socket.
+    let own = getrlimit(Resource::Nofile);
+    if own.current.is_some_and(|n| n < 2 * SOCKETS as u64) {
+        setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: own.maximum,
+                maximum: own.maximum,
+            },
+        )
+        .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut prlimit = std::process::Command::new("prlimit");
+    prlimit
+        .args(["--nofile=256:256", crate::e2e::BIN])
+        // Patient with idle clients: room is made by closing them, not by their timing out.
+        .env("JINGUO_HEADER_TIMEOUT_SECS", "300");
+    let mut server = crate::e2e::start_under(prlimit, dir.path(), None, false);
+    let addr = server.base.trim_start_matches("http://").to_owned();
+
+    let mut idle = Vec::new();
+    for _ in 0..SOCKETS {
+        idle.push(TcpStream::connect(&addr).await.unwrap());
+    }
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let health = client
+            .get(format!("{}/healthz", server.base))
+            .send()
+            .await
+            .expect("the shop answers beside 1,100 idle sockets");
+        assert_eq!(health.status(), 200);
+    }
+    assert!(server.child.try_wait().unwrap().is_none(), "still running");
+    // The first sockets, idle longest, were closed for the later ones.
+    let mut byte = [0_u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(5), idle[0].read(&mut byte))
+        .await
+        .expect("the oldest idle socket was closed");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+}
 
 async fn a_staff_refund_form_sent_twice_refunds_once(db: TestDb) {
     let shop = shop(db).await;
