@@ -130,6 +130,9 @@ impl Accounts {
         login: &str,
         password: &str,
     ) -> Result<User, AccountError> {
+        // What can be told wrong without the database does not use up the address's quota.
+        Login::parse(login)?;
+        Hasher::check_policy(password)?;
         let now = self.now();
         let subject = format!("register:{address}");
         self.check_throttle(&subject, self.limits.registrations_per_address, now)
@@ -155,6 +158,8 @@ impl Accounts {
             Err(AccountError::Invalid(invalid)) => return Err(AccountError::Invalid(invalid)),
             Err(_) => return Err(AccountError::WrongCredentials),
         };
+        // No password holds one (the policy refuses them), so this is no guess worth counting.
+        Hasher::check_no_control(password)?;
         let pair_subject = format!("pair:{}|{address}", login.as_str());
         let address_subject = format!("addr:{address}");
         let login_subject = format!("login:{}", login.as_str());
@@ -327,6 +332,7 @@ impl Accounts {
                 .fetch_optional(&mut *conn)
                 .await?;
         let hash = hash.ok_or(AccountError::WrongCredentials)?;
+        Hasher::check_no_control(old)?;
         if !self.hasher.verify(old, &hash).await? {
             return Err(AccountError::WrongCredentials);
         }

@@ -48,15 +48,20 @@ impl Hasher {
         )
     }
 
-    pub(crate) fn check_policy(password: &str) -> Result<(), AccountError> {
-        // Any letter, symbol or space may be in a password; a control character (NUL, escape) is
-        // never typed on purpose and some tools cut a text at NUL.
+    /// Any letter, symbol or space may be in a password; a control character (NUL, escape) is
+    /// never typed on purpose and some tools cut a text at NUL.
+    pub(crate) fn check_no_control(password: &str) -> Result<(), AccountError> {
         if password.chars().any(char::is_control) {
             return Err(AccountError::Invalid(jinguo_common::invalid::Invalid::new(
                 jinguo_common::invalid::Field::Password,
                 jinguo_common::invalid::Problem::ControlCharacters,
             )));
         }
+        Ok(())
+    }
+
+    pub(crate) fn check_policy(password: &str) -> Result<(), AccountError> {
+        Self::check_no_control(password)?;
         let n = password.chars().count();
         if (MIN_PASSWORD..=MAX_PASSWORD).contains(&n) {
             Ok(())

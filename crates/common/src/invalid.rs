@@ -8,6 +8,7 @@ use crate::money::Fen;
 crate::text_enum! {
     /// A field a person fills in (a form field, an API body field, a CLI option).
     pub enum Field {
+        Account = "account",
         AccountName = "account_name",
         AccountNo = "account_no",
         Address = "address",

@@ -184,9 +184,9 @@ pub fn part_action(kind: ActionKind, part: PartId, input: PartInput) -> Result<A
     })
 }
 
-/// A cancellation with the buyer's or staff's reason (cut to [`MAX_TEXT`]).
-pub fn cancel(reason: &str) -> Action {
-    Action::Cancel {
-        reason: reason.trim().chars().take(MAX_TEXT).collect(),
-    }
+/// A cancellation with the buyer's or staff's reason (it may be left out; at most
+/// [`MAX_TEXT`] characters, none of them invisible).
+pub fn cancel(reason: &str) -> Result<Action, OrderError> {
+    let reason = invalid::optional_text(Field::Reason, reason, MAX_TEXT)?.to_owned();
+    Ok(Action::Cancel { reason })
 }

@@ -135,9 +135,16 @@ impl Msg {
         }
     }
 
-    /// `{name}` is `value`, as it is.
+    /// `{name}` is `value`, as it is but for invisible characters: a message that echoes what
+    /// someone typed (`“12a” is not an amount`) never carries a NUL or a right-to-left override
+    /// into a page or the API.
     pub fn with(mut self, name: &'static str, value: impl ToString) -> Msg {
-        self.args.push((name, Arg::Text(value.to_string())));
+        let text = value.to_string();
+        let text = match jinguo_common::invalid::visible_only(&text) {
+            std::borrow::Cow::Borrowed(_) => text,
+            std::borrow::Cow::Owned(visible) => visible,
+        };
+        self.args.push((name, Arg::Text(text)));
         self
     }
 

@@ -96,7 +96,10 @@ pub async fn confirm_bank_file(
             .parse()
             .map_err(|_| bad(RowProblem::NotAPayoutId(id.trim().to_owned())))?;
         let reference = reference.trim();
-        if reference.is_empty() || reference.chars().count() > 64 {
+        if reference.is_empty()
+            || reference.chars().count() > 64
+            || reference.chars().any(jinguo_common::invalid::invisible)
+        {
             return Err(bad(RowProblem::BadReference));
         }
         if !seen.insert(id) {

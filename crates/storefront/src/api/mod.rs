@@ -17,7 +17,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use jinguo_common::invalid::{Field, Invalid, Problem};
+use jinguo_common::invalid::{self, Field, Invalid, Problem};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use utoipa::OpenApi;
@@ -118,13 +118,48 @@ pub struct ApiJson<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = AppError;
     async fn from_request(request: Request, state: &S) -> Result<Self, AppError> {
-        match Json::<T>::from_request(request, state).await {
-            Ok(Json(value)) => Ok(ApiJson(value)),
+        match Json::<serde_json::Value>::from_request(request, state).await {
+            Ok(Json(value)) => typed(value).map(ApiJson),
             Err(rejection) if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE => Err(
                 AppError::said(http::StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge),
             ),
             Err(rejection) => Err(unreadable(json_problem(&rejection))),
         }
+    }
+}
+
+/// `value` as the `T` a handler takes, once no text in it holds an invisible character.
+fn typed<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, AppError> {
+    visible(&value, Field::Body)?;
+    serde_json::from_value(value).map_err(|e| unreadable(e.to_string()))
+}
+
+/// Every text in a body is free of [`invalid::invisible`] characters, whatever the handler
+/// then checks: no API call can store a NUL, a zero-width space or a right-to-left override.
+/// Tabs and line breaks may be in longer texts (their own checks say which), a zero-width
+/// joiner only in the emoji it joins, and a password may hold any character but a control one.
+/// The field named is the nearest key that is a [`Field`], so the message says where.
+fn visible(value: &serde_json::Value, field: Field) -> Result<(), AppError> {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => {
+            let refused = |c: char| match field {
+                Field::Password => c.is_control(),
+                _ => invalid::invisible(c) && !matches!(c, '\t' | '\n' | '\r' | '\u{200d}'),
+            };
+            if text.chars().any(refused) {
+                return Err(AppError::invalid(Invalid::new(
+                    field,
+                    Problem::ControlCharacters,
+                )));
+            }
+            Ok(())
+        }
+        Value::Array(items) => items.iter().try_for_each(|item| visible(item, field)),
+        Value::Object(map) => map
+            .iter()
+            .try_for_each(|(key, item)| visible(item, Field::parse(key).unwrap_or(field))),
+        Value::Null | Value::Bool(_) | Value::Number(_) => Ok(()),
     }
 }
 
@@ -141,8 +176,9 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
             return Ok(OptionalJson(T::default()));
         }
         serde_json::from_slice(&bytes)
-            .map(OptionalJson)
             .map_err(|e| unreadable(e.to_string()))
+            .and_then(typed)
+            .map(OptionalJson)
     }
 }
 

@@ -392,7 +392,7 @@ pub async fn cancel(
 ) -> Result<Json<OrderBody>, AppError> {
     state
         .orders
-        .act(id, policy::cancel(&body.reason), actor_of(&user))
+        .act(id, policy::cancel(&body.reason)?, actor_of(&user))
         .await?;
     Ok(Json(order_body(&state, &user, id).await?))
 }

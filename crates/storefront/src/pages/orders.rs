@@ -443,7 +443,7 @@ pub async fn cancel(
 ) -> Result<Response, AppError> {
     state
         .orders
-        .act(id, policy::cancel(&form.reason), actor_of(&user))
+        .act(id, policy::cancel(&form.reason)?, actor_of(&user))
         .await?;
     Ok(Redirect::to(&format!("/orders/{id}?done=cancelled")).into_response())
 }

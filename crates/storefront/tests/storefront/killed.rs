@@ -1,6 +1,7 @@
 //! The real `jinguo` process killed (SIGKILL: no shutdown, no last commit) in the middle of a
 //! burst of checkouts and in the middle of `jinguo settle`, then started again: no placed order
 //! lost, no unit sold twice, no payout booked twice, the ledger balanced, on both databases.
+//! And two processes over one database: a request retried on the other one is answered once.
 
 use jinguo_accounts::SessionKind;
 use jinguo_common::db_test;
@@ -13,6 +14,22 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::e2e::{BIN, producers_owed, start};
+
+/// A new buyer and an API token for it.
+async fn buyer_with_token(shop: &TestShop) -> (jinguo_accounts::User, String) {
+    let user = shop.buyer().await;
+    let (_, token) = shop
+        .accounts
+        .sign_in(
+            &user.login,
+            jinguo_accounts::testing::PASSWORD,
+            "test",
+            SessionKind::Api,
+        )
+        .await
+        .unwrap();
+    (user, token.as_str().to_owned())
+}
 
 /// What a buyer's client saw of its checkout.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,18 +83,7 @@ async fn killed_during_checkouts_loses_no_order_and_sells_no_unit_twice(db: Test
     let sku = product.skus[0].id;
     let mut buyers = Vec::new();
     for _ in 0..BUYERS {
-        let user = shop.buyer().await;
-        let (_, token) = shop
-            .accounts
-            .sign_in(
-                &user.login,
-                jinguo_accounts::testing::PASSWORD,
-                "test",
-                SessionKind::Api,
-            )
-            .await
-            .unwrap();
-        buyers.push((user, token.as_str().to_owned()));
+        buyers.push(buyer_with_token(&shop).await);
     }
 
     let dir = tempfile::tempdir().unwrap();
@@ -230,3 +236,56 @@ async fn killed_during_settle_books_no_payout_twice(db: TestDb) {
     assert!(shop.settlement.check_ledger().await.unwrap().is_ok());
 }
 db_test!(killed_during_settle_books_no_payout_twice);
+
+/// Two `jinguo serve` processes over one database, as a shop behind a load balancer runs: a
+/// checkout sent to both at once with one `Idempotency-Key` (a client retrying on another
+/// instance) places one order, and both answer with it.
+async fn one_key_sent_to_two_processes_places_one_order(db: TestDb) {
+    let shop = TestShop::new(db).await;
+    let url = shop.db.url();
+    let product = shop.product().stock(5).create(&shop.catalog).await;
+    let (_, token) = buyer_with_token(&shop).await;
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = start(one.path(), Some(&url), false);
+    let b = start(two.path(), Some(&url), false);
+    let client = reqwest::Client::new();
+    let bearer = format!("Bearer {token}");
+    let added = client
+        .post(format!("{}/api/v1/cart/items", a.base))
+        .header("authorization", &bearer)
+        .json(&json!({"sku_id": product.skus[0].id.0, "quantity": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 200);
+    let checkout = |base: String| {
+        let (client, bearer) = (client.clone(), bearer.clone());
+        async move {
+            let r = client
+                .post(format!("{base}/api/v1/checkout"))
+                .header("authorization", bearer)
+                .header("idempotency-key", "two-processes-1")
+                .json(&json!({"address": {"recipient": "李华", "phone": "13800138000", "region_code": "370102", "detail": "历下区泉城路 1 号"}}))
+                .send()
+                .await
+                .unwrap();
+            let replayed = r.headers().contains_key("idempotent-replayed");
+            (
+                r.status().as_u16(),
+                replayed,
+                r.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    let (first, second) = tokio::join!(checkout(a.base.clone()), checkout(b.base.clone()));
+    assert_eq!((first.0, second.0), (201, 201), "{first:?} {second:?}");
+    assert_eq!(first.2, second.2, "the one order, from either process");
+    assert!(first.1 ^ second.1, "one placed it, the other replayed it");
+    let orders: i64 = sqlx::query_scalar("select count(*) from orders")
+        .fetch_one(shop.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(orders, 1);
+    assert_eq!(shop.stock(product.skus[0].id).await, 3);
+}
+db_test!(one_key_sent_to_two_processes_places_one_order);

@@ -8,9 +8,11 @@
 mod buying;
 mod e2e;
 mod hostile;
+mod input;
 mod killed;
 mod money_pages;
 mod pages;
 mod stripe;
 mod structure;
 mod support;
+mod twice;

@@ -189,6 +189,22 @@ pub fn encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
+/// A browser signed in to a new account of `role` (its login `login`, the tests' password).
+pub async fn signed_in<'a>(
+    shop: &'a Shop,
+    login: &str,
+    role: Role,
+    producer: Option<ProducerId>,
+) -> Browser<'a> {
+    shop.accounts
+        .register(login, PASSWORD, role, producer)
+        .await
+        .unwrap();
+    let mut browser = Browser::new(shop);
+    browser.sign_in(login).await;
+    browser
+}
+
 /// A browser without script: keeps cookies, sends forms, does not follow redirects.
 pub struct Browser<'a> {
     pub shop: &'a Shop,
