@@ -211,6 +211,22 @@ async fn each_creating_form_double_clicked_works_once(db: TestDb) {
         ledger + 1,
         "paid once"
     );
+    let waiting: i64 = sqlx::query_scalar("select id from payouts where status = 'pending'")
+        .fetch_one(shop.db.pool())
+        .await
+        .unwrap();
+    double_click(
+        &mut staff,
+        "/staff/money",
+        &format!("/staff/money/payouts/{waiting}/failed"),
+        &[("note", "账号有误")],
+    )
+    .await;
+    assert_eq!(
+        count(&shop, "ledger_transactions").await,
+        ledger + 2,
+        "returned once"
+    );
 
     // A transfer for an order awaiting one.
     let buyer = shop.buyer().await;
