@@ -8,10 +8,12 @@
 #   bash bench/mixed.sh              # needs wrk (Debian: apt-get install wrk)
 #   BUYERS=1 DURATION=20s bash bench/mixed.sh
 #   JINGUO_BENCH_BIN=/tmp/jinguo-before bash bench/mixed.sh   # another build, same script
+#   SCALE=100000 bash bench/mixed.sh  # the demo plus `jinguo seed --scale 100000` (5,000 producers)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION="${DURATION:-10s}"
+SCALE="${SCALE:-}"
 CONNECTIONS="${CONNECTIONS:-32}"
 BUYERS="${BUYERS:-4}"
 PG_URL="${JINGUO_BENCH_POSTGRES_URL:-${JINGUO_TEST_POSTGRES_URL:-}}"
@@ -35,6 +37,11 @@ trap cleanup EXIT
 
 start() { # database url, name
   local log=$work/serve-$2.log
+  if [ -n "${SCALE:-}" ]; then
+    # The demo first (the browsing mix asks for its pages), then the generated catalog.
+    "$BIN" seed --demo --data-dir "$work/data-$2" --database-url "$1" >/dev/null
+    "$BIN" seed --scale "$SCALE" --data-dir "$work/data-$2" --database-url "$1"
+  fi
   JINGUO_LOG=warn JINGUO_PASSWORD_HASH=fast JINGUO_LOGIN_LIMIT_PER_ADDRESS=100000 \
     JINGUO_REGISTRATIONS_PER_ADDRESS=100000 \
     "$BIN" serve --demo --listen 127.0.0.1:0 --data-dir "$work/data-$2" --database-url "$1" >"$log" 2>&1 &

@@ -13,6 +13,10 @@ use crate::producer::{self, NewProducer};
 use crate::product::{self, NewProduct, ProductStatus};
 use crate::{Catalog, CatalogError};
 
+mod scale;
+
+pub use scale::{MAX_PRODUCTS, PER_PRODUCER, producers_for, seed_scale};
+
 const CATALOG: &str = include_str!("../../demo/catalog.toml");
 
 #[derive(Debug, Deserialize)]

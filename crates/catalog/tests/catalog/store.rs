@@ -23,6 +23,13 @@ fn all() -> ListingQuery {
     }
 }
 
+fn in_stock_only() -> ListingQuery {
+    ListingQuery {
+        stock: StockFilter::InStock,
+        ..all()
+    }
+}
+
 /// The lowest price of a product's SKUs, which listings show.
 fn lowest_price(p: &ProductDetail) -> Fen {
     p.skus.iter().map(|s| s.price).min().unwrap()
@@ -59,6 +66,51 @@ async fn demo_seed_fills_the_shop_and_runs_once(db: TestDb) {
     let page = f.catalog.browse(&all()).await.unwrap().page.clone();
     assert_eq!(page.total as usize, first.products);
 }
+
+async fn the_scale_seed_makes_a_varied_catalog_and_runs_once(db: TestDb) {
+    const PRODUCTS: usize = 1_050;
+    let f = catalog(db).await;
+    let steps = std::sync::Mutex::new(Vec::new());
+    let report = demo::seed_scale(&f.catalog, PRODUCTS, &|done, total| {
+        steps.lock().unwrap().push((done, total));
+    })
+    .await
+    .unwrap();
+    assert_eq!(report.products, PRODUCTS);
+    assert_eq!(report.producers, demo::producers_for(PRODUCTS));
+    assert_eq!(report.producers, 53, "about twenty products each");
+    let steps = steps.into_inner().unwrap();
+    assert_eq!(steps.first(), Some(&(500, PRODUCTS)), "progress as it goes");
+    assert_eq!(steps.last(), Some(&(PRODUCTS, PRODUCTS)));
+
+    // Spread like a real catalog: many districts, producers with few and with many products,
+    // titles and prices that are not all the demo's, some sold out.
+    let districts = f.catalog.districts().await.unwrap();
+    assert!(districts.len() >= 20, "{} districts", districts.len());
+    let per_producer: Vec<i64> =
+        sqlx::query_scalar("select count(*) from products group by producer_id order by count(*)")
+            .fetch_all(f.db.pool())
+            .await
+            .unwrap();
+    let (fewest, most) = (per_producer[0], per_producer[per_producer.len() - 1]);
+    assert!(fewest < 20 && most > 20, "from {fewest} to {most} products");
+    let titles: i64 = sqlx::query_scalar("select count(distinct title) from products")
+        .fetch_one(f.db.pool())
+        .await
+        .unwrap();
+    assert!(titles > 500, "{titles} titles");
+    let in_stock = f.catalog.browse(&in_stock_only()).await.unwrap().page.total;
+    assert!((in_stock as usize) < PRODUCTS, "some are sold out");
+
+    let again = demo::seed_scale(&f.catalog, PRODUCTS, &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(again, Default::default(), "a second run adds nothing");
+    let page = f.catalog.browse(&all()).await.unwrap().page.clone();
+    assert_eq!(page.total as usize, PRODUCTS);
+    assert!(demo::seed_scale(&f.catalog, 0, &|_, _| {}).await.is_err());
+}
+db_test!(the_scale_seed_makes_a_varied_catalog_and_runs_once);
 
 async fn listing_filters_and_sorts(db: TestDb) {
     let f = catalog(db).await;
@@ -225,15 +277,7 @@ async fn listing_filters_and_sorts(db: TestDb) {
 
     // Sold-out products are left out unless asked for.
     let everything = c.browse(&all()).await.unwrap().page.clone();
-    let in_stock = c
-        .browse(&ListingQuery {
-            stock: StockFilter::InStock,
-            ..all()
-        })
-        .await
-        .unwrap()
-        .page
-        .clone();
+    let in_stock = c.browse(&in_stock_only()).await.unwrap().page.clone();
     assert_eq!(everything.total, 12);
     let sold_out: HashSet<ProductId> = everything
         .items

@@ -308,10 +308,16 @@ struct ReindexArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("what").required(true))]
 struct SeedArgs {
     /// The demo catalog: producers, products, batches and pictures (idempotent)
-    #[arg(long, required = true)]
+    #[arg(long, group = "what")]
     demo: bool,
+    /// A generated catalog of this many products (1 to 1000000) from one producer per twenty,
+    /// made from the demo's, for benchmarks and trying the shop at scale (idempotent)
+    #[arg(long, group = "what", value_name = "PRODUCTS",
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    scale: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -374,6 +380,26 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let db = jinguo_common::Db::connect(&settings.database_url(), 1).await?;
             db.migrate().await?;
             println!("migrated {} ({})", db.redacted_url(), db.backend().name());
+            Ok(())
+        }
+        Command::Seed(SeedArgs {
+            scale: Some(products),
+            ..
+        }) => {
+            let app = AppState::open(settings, Clock::system()).await?;
+            let bar = progress_bar("writing products");
+            let report = demo::seed_scale(&app.catalog, products as usize, &|done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            })
+            .await?;
+            bar.finish_and_clear();
+            eprintln!("indexing for search…");
+            app.catalog.sync_search().await?;
+            println!(
+                "scale catalog: added {} producers, {} products",
+                report.producers, report.products
+            );
             Ok(())
         }
         Command::Seed(_) => {
