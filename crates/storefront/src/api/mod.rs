@@ -136,8 +136,9 @@ fn typed<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, AppError> {
 
 /// Every text in a body is free of [`invalid::invisible`] characters, whatever the handler
 /// then checks: no API call can store a NUL, a zero-width space or a right-to-left override.
-/// Tabs and line breaks may be in longer texts (their own checks say which), a zero-width
-/// joiner only in the emoji it joins, and a password may hold any character but a control one.
+/// Tabs, line breaks and the zero-width joiner emoji are made with are left to each field's
+/// own check (longer texts may hold them), and a password may hold any character but a
+/// control one.
 /// The field named is the nearest key that is a [`Field`], so the message says where.
 fn visible(value: &serde_json::Value, field: Field) -> Result<(), AppError> {
     use serde_json::Value;
