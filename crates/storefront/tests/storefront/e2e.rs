@@ -209,7 +209,16 @@ async fn killing_serve_in_the_middle_of_edits_leaves_the_index_equal_to_the_data
 
     let dir = tempfile::tempdir().unwrap();
     let url = db.url();
-    let mut server = start(dir.path(), Some(&url), true);
+    // A catalog without pictures (drawing them is not what this is about).
+    let seeded = Command::new(BIN)
+        .args(["seed", "--scale", "60", "--data-dir"])
+        .arg(dir.path())
+        .args(["--database-url", &url])
+        .env("JINGUO_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(seeded.status.success(), "{seeded:?}");
+    let mut server = start(dir.path(), Some(&url), false);
 
     // Another process edits prices while the server's worker sends the changes to its index.
     let elsewhere = tempfile::tempdir().unwrap();
@@ -282,8 +291,9 @@ async fn accounts_are_made_from_the_command_line(db: TestDb) {
                 + &String::from_utf8_lossy(&output.stderr),
         )
     };
-    let (ok, out) = jinguo(&["seed", "--demo"], None);
+    let (ok, out) = jinguo(&["seed", "--scale", "20"], None);
     assert!(ok, "{out}");
+    assert!(out.contains("added 1 producers, 20 products"), "{out}");
     let slug: String = sqlx::query_scalar("select slug from producers order by id limit 1")
         .fetch_one(db.pool())
         .await
