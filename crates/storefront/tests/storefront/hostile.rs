@@ -653,6 +653,21 @@ async fn a_staff_refund_form_sent_twice_refunds_once(db: TestDb) {
 }
 db_test!(a_staff_refund_form_sent_twice_refunds_once);
 
+/// An order of one unit of `sku`, placed through the API by `token`'s account.
+async fn placed(shop: &Shop, token: &str, sku: jinguo_catalog::SkuId) -> Value {
+    fill_cart(shop, token, sku, 1).await;
+    let bearer = format!("Bearer {token}");
+    call(
+        &shop.state,
+        "POST",
+        "/api/v1/checkout",
+        &[("authorization", &bearer)],
+        Some(json!({"address": address()})),
+    )
+    .await
+    .json()
+}
+
 async fn staff_and_producer_texts_refuse_invisible_characters(db: TestDb) {
     let shop = shop(db).await;
     let [(sku, producer), _] = two_producers(&shop).await;
@@ -660,16 +675,7 @@ async fn staff_and_producer_texts_refuse_invisible_characters(db: TestDb) {
     let staff = token_for(&shop, "fed@example.cn", Role::Staff, None).await;
     let maker = token_for(&shop, "maker@example.cn", Role::Producer, Some(producer)).await;
     let as_ = |token: &str| format!("Bearer {token}");
-    fill_cart(&shop, &buyer, sku, 1).await;
-    let order = call(
-        &shop.state,
-        "POST",
-        "/api/v1/checkout",
-        &[("authorization", &as_(&buyer))],
-        Some(json!({"address": address()})),
-    )
-    .await
-    .json();
+    let order = placed(&shop, &buyer, sku).await;
     let (id, part) = (
         order["id"].as_i64().unwrap(),
         order["parts"][0]["id"].as_i64().unwrap(),
@@ -735,16 +741,7 @@ async fn staff_and_producer_texts_refuse_invisible_characters(db: TestDb) {
         ("idempotency-key", "transfer-1".to_owned()),
     ];
     let key: Vec<(&str, &str)> = key.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    fill_cart(&shop, &buyer, sku, 1).await;
-    let second = call(
-        &shop.state,
-        "POST",
-        "/api/v1/checkout",
-        &[("authorization", &as_(&buyer))],
-        Some(json!({"address": address()})),
-    )
-    .await
-    .json();
+    let second = placed(&shop, &buyer, sku).await;
     let placed = shop
         .orders
         .order(jinguo_order::OrderId(second["id"].as_i64().unwrap()))
